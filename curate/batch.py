@@ -1,0 +1,432 @@
+"""Normalising what ``log()`` receives into Arrow, and the :class:`Batch` monitors see.
+
+``log()`` accepts, for ``inputs`` (and ``outputs``/``gts``/``identifiers``): a dict of columns
+(lists, tuples, numpy arrays, pandas Series, pyarrow arrays), a list of row dicts, a pandas
+DataFrame or a pyarrow Table/RecordBatch. ``outputs``, ``gts`` and ``identifiers`` may also be a
+single sequence (one value per row, e.g. a 2-D array of class probabilities), stored as one column
+named ``outputs``, ``gts`` or ``identifiers``; a dict of them is stored as ``outputs.<key>`` etc.
+
+Values that Arrow cannot hold in one typed column (mixed types, nested junk) are not an error of
+the whole call: the majority type wins and the other cells become nulls reported as ``dtype``
+violations (:attr:`Batch.problems`), so the rest of the row is still monitored.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from curate.enums import MeasurableType
+from curate.errors import LogInputError
+
+PARTS = ("inputs", "outputs", "gts", "identifiers")
+TS_TYPE = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class CellProblem:
+    """A value that could not be stored as its column's type; it is reported, not lost."""
+
+    part: str
+    column: str
+    row: int
+    value: Any
+    reason: str
+
+
+def _is_tabular(obj: Any) -> bool:
+    return isinstance(obj, pa.Table | pa.RecordBatch) or type(obj).__name__ == "DataFrame"
+
+
+def columns_of(obj: Any, part: str) -> dict[str, Any]:
+    """The columns of one ``log()`` argument, as a dict of sequences (no copying of data)."""
+    if isinstance(obj, pa.Table | pa.RecordBatch):
+        return {name: obj.column(name) for name in obj.column_names}
+    if type(obj).__name__ == "DataFrame" and hasattr(obj, "columns"):
+        return {str(c): obj[c].to_numpy() for c in obj.columns}
+    if isinstance(obj, dict):
+        if not obj:
+            raise LogInputError(f"{part}: empty dict; expected at least one column")
+        return {str(k): v for k, v in obj.items()}
+    if isinstance(obj, list) and obj and all(isinstance(r, dict) for r in obj):
+        keys: dict[str, None] = {}
+        for r in obj:
+            keys.update(dict.fromkeys(map(str, r)))
+        return {k: [r.get(k) for r in obj] for k in keys}
+    if part != "inputs" and isinstance(obj, list | tuple | np.ndarray | pa.Array | pa.ChunkedArray):
+        return {part: obj}
+    if part != "inputs" and type(obj).__name__ == "Series":
+        return {part: obj.to_numpy()}
+    raise LogInputError(
+        f"{part}: unsupported type {type(obj).__name__}; expected a dict of columns, a list of "
+        "row dicts, a pandas DataFrame or a pyarrow Table"
+        + ("" if part == "inputs" else ", or one sequence with a value per row")
+    )
+
+
+def column_length(name: str, values: Any, part: str) -> int:
+    """Number of rows in one column; a clear error for scalars and strings."""
+    if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
+        raise LogInputError(
+            f"{part}[{name!r}]: expected a sequence with one value per row, got "
+            f"{type(values).__name__} (wrap a single value in a list: [value])"
+        )
+    return len(values)
+
+
+def _python_type_key(v: Any) -> str:
+    if isinstance(v, bool | np.bool_):
+        return "bool"
+    if isinstance(v, int | np.integer):
+        return "int"
+    if isinstance(v, float | np.floating):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    if isinstance(v, list | tuple | np.ndarray):
+        return "list"
+    if isinstance(v, dict):
+        return "dict"
+    return type(v).__name__
+
+
+_COMPATIBLE = {"int": {"float"}, "float": {"int"}}
+
+
+def safe_repr(value: Any, limit: int = 200) -> str:
+    """A short printable form of any value, for error messages and the quarantine table."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="backslashreplace")
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
+def to_arrow_column(name: str, values: Any, part: str) -> tuple[pa.Array, list[CellProblem]]:
+    """One column as an Arrow array; cells of a minority type become nulls plus problems."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks(), []
+    if isinstance(values, pa.Array):
+        return values, []
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        if values.ndim == 1:
+            return pa.array(values), []
+        if values.ndim == 2:
+            flat = pa.array(values.reshape(-1))
+            return pa.FixedSizeListArray.from_arrays(flat, values.shape[1]), []
+    try:
+        return pa.array(values, from_pandas=True), []
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        pass
+    return _coerce_mixed(name, list(values), part)
+
+
+def _coerce_mixed(name: str, values: list[Any], part: str) -> tuple[pa.Array, list[CellProblem]]:
+    keys = [
+        None if v is None or (isinstance(v, float) and math.isnan(v)) else _python_type_key(v)
+        for v in values
+    ]
+    counts = Counter(k for k in keys if k is not None)
+    problems: list[CellProblem] = []
+    for key, _ in counts.most_common():
+        allowed = {key} | _COMPATIBLE.get(key, set())
+        kept = [v if k in allowed else None for v, k in zip(values, keys, strict=True)]
+        if key == "str":
+            kept = [_clean_str(v) if v is not None else None for v in kept]
+        try:
+            arr = pa.array(kept, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            continue
+        for i, (v, k) in enumerate(zip(values, keys, strict=True)):
+            if k is not None and k not in allowed:
+                problems.append(
+                    CellProblem(
+                        part, name, i, v, f"expected {key} like most of the column, got {k}"
+                    )
+                )
+        return arr, problems
+    # Nothing typed fits (e.g. every value is an unsupported object): keep a readable string.
+    for i, v in enumerate(values):
+        if v is not None:
+            problems.append(CellProblem(part, name, i, v, f"unsupported value type {keys[i]}"))
+    return pa.array([None] * len(values), pa.null()), problems
+
+
+def _clean_str(v: Any) -> str:
+    # Lone surrogates cannot be encoded as UTF-8 and would make the Parquet write fail later.
+    return v.encode("utf-8", errors="backslashreplace").decode("utf-8")
+
+
+@dataclass
+class Batch:
+    """Rows logged together: ids, timestamps and one Arrow table per part.
+
+    >>> b = Batch.from_log(np.arange(2), np.zeros(2, np.int64), {"text": ["a", None]})
+    >>> b.inputs.column("text").to_pylist()
+    ['a', None]
+    >>> b.python_inputs()["text"].tolist()
+    ['a', None]
+    """
+
+    ids: np.ndarray
+    ts: np.ndarray
+    inputs: pa.Table
+    outputs: pa.Table | None = None
+    gts: pa.Table | None = None
+    identifiers: pa.Table | None = None
+    extra_args: dict[str, Any] | None = None
+    problems: list[CellProblem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def from_log(
+        cls,
+        ids: np.ndarray,
+        ts: np.ndarray,
+        inputs: Any,
+        outputs: Any = None,
+        gts: Any = None,
+        identifiers: Any = None,
+        extra_args: dict[str, Any] | None = None,
+    ) -> Batch:
+        """Normalise one ``log()`` call; ``LogInputError`` says what was wrong and where."""
+        n = len(ids)
+        tables: dict[str, pa.Table | None] = {}
+        problems: list[CellProblem] = []
+        for part, obj in zip(PARTS, (inputs, outputs, gts, identifiers), strict=True):
+            if obj is None:
+                if part == "inputs":
+                    raise LogInputError("inputs: missing; log() needs at least one input column")
+                tables[part] = None
+                continue
+            cols = columns_of(obj, part)
+            arrays = {}
+            for name, values in cols.items():
+                length = column_length(name, values, part)
+                if length != n:
+                    raise LogInputError(
+                        f"{part}[{name!r}] has {length} values but the call has {n} rows; "
+                        "every column must have one value per row"
+                    )
+                arr, col_problems = to_arrow_column(name, values, part)
+                arrays[name if part == "inputs" or name == part else f"{part}.{name}"] = arr
+                problems.extend(col_problems)
+            tables[part] = pa.table(arrays)
+        return cls(
+            ids=np.asarray(ids, dtype=np.int64),
+            ts=np.asarray(ts, dtype=np.int64),
+            problems=problems,
+            extra_args=extra_args,
+            **tables,
+        )
+
+    @staticmethod
+    def count_rows(inputs: Any) -> int:
+        """Rows in a ``log()`` ``inputs`` argument, cheaply (for id assignment on the hot path)."""
+        if isinstance(inputs, dict):
+            for name, values in inputs.items():
+                return column_length(str(name), values, "inputs")
+            raise LogInputError("inputs: empty dict; expected at least one column")
+        if _is_tabular(inputs) or isinstance(inputs, list):
+            return len(inputs)
+        raise LogInputError(
+            f"inputs: unsupported type {type(inputs).__name__}; expected a dict of columns, a "
+            "list of row dicts, a pandas DataFrame or a pyarrow Table"
+        )
+
+    @staticmethod
+    def concat(batches: list[Batch]) -> Batch:
+        """One batch from several (columns missing in some are filled with nulls)."""
+        if len(batches) == 1:
+            return batches[0]
+        problems, offset = [], 0
+        for b in batches:
+            for p in b.problems:
+                problems.append(CellProblem(p.part, p.column, p.row + offset, p.value, p.reason))
+            offset += len(b)
+        tables = {}
+        for part in PARTS:
+            parts = [getattr(b, part) for b in batches]
+            if all(t is None for t in parts):
+                tables[part] = None
+                continue
+            filled = [
+                t if t is not None else pa.table({"__n": pa.nulls(len(b))}).drop(["__n"])
+                for t, b in zip(parts, batches, strict=True)
+            ]
+            tables[part] = _concat_tables(filled, [len(b) for b in batches])
+        return Batch(
+            ids=np.concatenate([b.ids for b in batches]),
+            ts=np.concatenate([b.ts for b in batches]),
+            extra_args=batches[-1].extra_args,
+            problems=problems,
+            **tables,
+        )
+
+    def take(self, mask_or_indices: np.ndarray) -> Batch:
+        """The rows selected by a boolean mask or an index array."""
+        idx = np.asarray(mask_or_indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        arr = pa.array(idx, pa.int64())
+        return Batch(
+            ids=self.ids[idx],
+            ts=self.ts[idx],
+            extra_args=self.extra_args,
+            **{p: (t.take(arr) if t is not None else None) for p, t in self._tables().items()},
+        )
+
+    def _tables(self) -> dict[str, pa.Table | None]:
+        return {p: getattr(self, p) for p in PARTS}
+
+    # -- column access ------------------------------------------------------------------------
+    def column(self, measurable: MeasurableType | str, name: str | None = None) -> pa.Array:
+        """The values a check measures: an input feature, the prediction, ground truth, ...
+
+        >>> b = Batch.from_log(np.arange(1), np.zeros(1, np.int64), {"x": [1]}, outputs=[0.3])
+        >>> b.column("prediction").to_pylist()
+        [0.3]
+        """
+        measurable = MeasurableType(measurable)
+        part = {
+            MeasurableType.INPUT_FEATURE: "inputs",
+            MeasurableType.PREDICTION: "outputs",
+            MeasurableType.GROUND_TRUTH: "gts",
+            MeasurableType.IDENTIFIER: "identifiers",
+        }[measurable]
+        table = getattr(self, part)
+        if table is None:
+            raise KeyError(f"no {part} were logged in this batch")
+        if name is None:
+            if part in table.column_names:
+                name = part
+            elif table.num_columns == 1:
+                name = table.column_names[0]
+            else:
+                raise KeyError(
+                    f"{part} has several columns ({', '.join(table.column_names)}); "
+                    "name one with feature_name"
+                )
+        for candidate in (name, f"{part}.{name}"):
+            if candidate in table.column_names:
+                return table.column(candidate).combine_chunks()
+        raise KeyError(
+            f"{part} has no column {name!r}; logged columns: {', '.join(table.column_names)}"
+        )
+
+    @cached_property
+    def _python(self) -> dict[str, Any]:
+        return {p: _python_view(t, p) for p, t in self._tables().items()}
+
+    def python_inputs(self) -> dict[str, np.ndarray]:
+        """Inputs as UpTrain-style numpy arrays: strings as ``str``, missing values as ``None``."""
+        return self._python["inputs"]
+
+    def python_part(self, part: str) -> Any:
+        """``outputs``, ``gts`` or ``identifiers`` as numpy (a dict when several columns)."""
+        return self._python[part]
+
+    # -- storage ------------------------------------------------------------------------------
+    def stored_table(self) -> pa.Table:
+        """The rows as stored: ``id``, ``ts``, the inputs, then outputs/gts/identifiers columns."""
+        cols: dict[str, pa.Array] = {
+            "id": pa.array(self.ids, pa.int64()),
+            "ts": pa.array(self.ts, pa.int64()).cast(TS_TYPE),
+        }
+        for table in self._tables().values():
+            if table is None:
+                continue
+            for name in table.column_names:
+                if name not in cols and not pa.types.is_null(table.schema.field(name).type):
+                    cols[name] = table.column(name)
+        return pa.table(cols)
+
+    def row_json(self, i: int) -> str:
+        """Row ``i`` as JSON (for quarantine); values JSON cannot hold are written as text."""
+        row: dict[str, Any] = {"id": int(self.ids[i])}
+        for part, table in self._tables().items():
+            if table is None:
+                continue
+            for name in table.column_names:
+                row[name] = table.column(name)[i].as_py()
+        for p in self.problems:
+            if p.row == i:
+                row[p.column if p.part == "inputs" else f"{p.part}.{p.column}"] = safe_repr(
+                    p.value, 10_000
+                )
+        return json.dumps(row, default=safe_repr, ensure_ascii=False)
+
+
+def _concat_tables(tables: list[pa.Table], lengths: list[int]) -> pa.Table:
+    names: dict[str, None] = {}
+    for t in tables:
+        names.update(dict.fromkeys(t.column_names))
+    columns = {}
+    for name in names:
+        chunks = []
+        types = {t.schema.field(name).type for t in tables if name in t.column_names}
+        types.discard(pa.null())
+        target = types.pop() if len(types) == 1 else None
+        for t, n in zip(tables, lengths, strict=True):
+            if name in t.column_names:
+                col = t.column(name).combine_chunks()
+                if target is not None and col.type != target:
+                    col = col.cast(target) if pa.types.is_null(col.type) else col
+                chunks.append(col)
+            else:
+                chunks.append(pa.nulls(n, target or pa.null()))
+        if target is None and len(types) > 1:
+            chunks = _unify_chunks(chunks)
+        columns[name] = pa.chunked_array(chunks).combine_chunks() if chunks else pa.nulls(0)
+    return pa.table(columns)
+
+
+def _unify_chunks(chunks: list[pa.Array]) -> list[pa.Array]:
+    """Chunks of differing types: promote numbers, otherwise fall back to their text."""
+    try:
+        schema = pa.unify_schemas(
+            [pa.schema([("c", c.type)]) for c in chunks], promote_options="permissive"
+        )
+        return [c.cast(schema.field("c").type) for c in chunks]
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return [c if pa.types.is_string(c.type) else c.cast(pa.string()) for c in chunks]
+
+
+def _python_view(table: pa.Table | None, part: str) -> Any:
+    if table is None:
+        return None
+    view = {}
+    for name in table.column_names:
+        key = name[len(part) + 1 :] if name.startswith(f"{part}.") else name
+        view[key] = arrow_to_numpy(table.column(name).combine_chunks())
+    if part != "inputs" and list(view) == [part]:
+        return view[part]
+    return view
+
+
+def arrow_to_numpy(arr: pa.Array) -> np.ndarray:
+    """An Arrow column as numpy: numbers stay numeric, nulls become ``None`` in object arrays,
+    equal-length lists of numbers become a 2-D array (e.g. class probabilities)."""
+    t = arr.type
+    if pa.types.is_fixed_size_list(t) and arr.null_count == 0:
+        return arr.flatten().to_numpy(zero_copy_only=False).reshape(len(arr), t.list_size)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        lengths = arr.value_lengths().to_numpy(zero_copy_only=False)
+        if arr.null_count == 0 and len(arr) and (lengths == lengths[0]).all():
+            values = arr.flatten()
+            if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+                return values.to_numpy(zero_copy_only=False).reshape(len(arr), int(lengths[0]))
+    if arr.null_count and not (pa.types.is_floating(t)):
+        return np.array(arr.to_pylist(), dtype=object)
+    out = arr.to_numpy(zero_copy_only=False)
+    if out.dtype == object and pa.types.is_string(t):
+        return out
+    return out
