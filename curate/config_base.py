@@ -31,9 +31,7 @@ class StrictModel(BaseModel):
     @classmethod
     def _reject_unknown_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            valid = set(cls.model_fields) | {
-                f.alias for f in cls.model_fields.values() if f.alias
-            }
+            valid = set(cls.model_fields) | {f.alias for f in cls.model_fields.values() if f.alias}
             unknown = [k for k in data if k not in valid]
             if unknown:
                 raise ValueError(

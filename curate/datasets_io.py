@@ -23,7 +23,7 @@ def load_parquet_dataset(
     >>> import tempfile, pyarrow as pa
     >>> s = Store(tempfile.mkdtemp())
     >>> _ = s.write("retraining", pa.table({"id": [1, 2], "text": ["a", "b"]}))
-    >>> load_parquet_dataset(s, "retraining")["text"]
+    >>> load_parquet_dataset(s, "retraining")[:]["text"]
     ['a', 'b']
     """
     import datasets

@@ -1,0 +1,269 @@
+"""Built-in signals, vectorised over Arrow columns (pyarrow.compute, numpy, rapidfuzz).
+
+Each is a leaf :class:`~curate.signals.core.Signal` built with ``Signal.contains(...)`` etc.
+``column`` names an input column, or an ``outputs``/``gts`` column (``"outputs"``,
+``"outputs.label"``).
+
+>>> import numpy as np
+>>> from curate.batch import Batch
+>>> b = Batch.from_log(np.arange(3), np.zeros(3, np.int64),
+...                    {"text": ["Nikee shoes", "Adidas", None]})
+>>> Contains("nike", fuzzy=80).evaluate(b).tolist()
+[True, False, False]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
+
+from curate.batch import PARTS, arrow_to_numpy
+from curate.errors import SignalError
+from curate.signals.core import Cache, Signal, check_values
+
+
+def batch_column(sig: Signal, batch: Any, column: str) -> pa.Array:
+    """The Arrow column ``column`` of a batch, looked up in inputs, then outputs/gts/identifiers."""
+    available = []
+    for part in PARTS:
+        table = getattr(batch, part)
+        if table is None:
+            continue
+        if column in table.column_names:
+            return table.column(column).combine_chunks()
+        available.extend(table.column_names)
+    raise SignalError(
+        f"signal {str(sig)!r}: no column {column!r} in the batch; "
+        f"logged columns: {', '.join(available) or '(none)'}"
+    )
+
+
+def _quote(value: Any) -> str:
+    return repr(value)
+
+
+class Builtin(Signal):
+    """A leaf whose values come from ``values(batch)``, with a readable call-like name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def values(self, batch: Any) -> Any:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _compute(self, batch: Any, cache: Cache) -> np.ndarray:
+        return check_values(self, self.values(batch), len(batch))
+
+
+class Contains(Builtin):
+    """True where the text contains ``term`` (or any of several terms).
+
+    ``fuzzy=`` is a rapidfuzz ``partial_ratio`` cutoff in 0-100 that also accepts misspellings
+    ("nikee" for "nike" scores 89); without it the match is an exact, by default
+    case-insensitive, substring test done by Arrow.
+    """
+
+    def __init__(
+        self,
+        term: str | Sequence[str],
+        column: str = "text",
+        *,
+        case: bool = False,
+        fuzzy: float | None = None,
+    ) -> None:
+        terms = [term] if isinstance(term, str) else list(term)
+        if not terms or not all(isinstance(t, str) and t for t in terms):
+            raise ValueError(f"contains: term must be a non-empty string or strings, got {term!r}")
+        if fuzzy is not None and not 0 < fuzzy <= 100:
+            raise ValueError(f"contains: fuzzy must be a score cutoff in (0, 100], got {fuzzy!r}")
+        self.terms, self.column, self.case, self.fuzzy = terms, column, case, fuzzy
+        shown = _quote(terms[0]) if len(terms) == 1 else _quote(terms)
+        extras = (", case=True" if case else "") + (f", fuzzy={fuzzy:g}" if fuzzy else "")
+        super().__init__(f"contains({column}, {shown}{extras})")
+
+    def values(self, batch: Any) -> np.ndarray:
+        col = _as_text(self, batch_column(self, batch, self.column))
+        if self.fuzzy is None:
+            hit = np.zeros(len(col), dtype=bool)
+            for t in self.terms:
+                found = pc.match_substring(col, t, ignore_case=not self.case)
+                hit |= found.fill_null(False).to_numpy(zero_copy_only=False)
+            return hit
+        texts = col.fill_null("").to_pylist()
+        terms = self.terms if self.case else [t.lower() for t in self.terms]
+        processor = None if self.case else str.lower
+        scores = process.cdist(
+            terms, texts, scorer=fuzz.partial_ratio, score_cutoff=self.fuzzy, processor=processor
+        )
+        return (scores > 0).any(axis=0) & col.is_valid().to_numpy(zero_copy_only=False)
+
+
+class Matches(Builtin):
+    """True where the text matches ``pattern`` (a regular expression) anywhere.
+
+    Arrow's RE2 engine is used; patterns RE2 cannot run (look-arounds, back-references) fall
+    back to Python's ``re``.
+    """
+
+    def __init__(self, pattern: str, column: str = "text") -> None:
+        try:
+            self._regex = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"matches: invalid regular expression {pattern!r}: {exc}") from exc
+        self.pattern, self.column = pattern, column
+        super().__init__(f"matches({column}, {_quote(pattern)})")
+
+    def values(self, batch: Any) -> np.ndarray:
+        col = _as_text(self, batch_column(self, batch, self.column))
+        try:
+            found = pc.match_substring_regex(col, self.pattern)
+            return found.fill_null(False).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            search = self._regex.search
+            return np.array([t is not None and bool(search(t)) for t in col.to_pylist()])
+
+
+class IsNull(Builtin):
+    """True where the value is missing: None, NaN, and empty/blank text when ``empty=True``."""
+
+    def __init__(self, column: str = "text", empty: bool = False) -> None:
+        self.column, self.empty = column, empty
+        super().__init__(f"is_null({column}{', empty=True' if empty else ''})")
+
+    def values(self, batch: Any) -> np.ndarray:
+        return null_mask(batch_column(self, batch, self.column), self.empty)
+
+
+def null_mask(col: pa.Array, empty: bool = False) -> np.ndarray:
+    """Missing values of an Arrow column (None and NaN; blank text too when ``empty``)."""
+    if pa.types.is_null(col.type):
+        return np.ones(len(col), dtype=bool)
+    mask = pc.is_null(col, nan_is_null=True).to_numpy(zero_copy_only=False)
+    if empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+        mask |= blank.fill_null(False).to_numpy(zero_copy_only=False)
+    return mask
+
+
+class Length(Builtin):
+    """Number of characters of text, or of items of a list; NaN where missing."""
+
+    def __init__(self, column: str = "text") -> None:
+        self.column = column
+        super().__init__(f"length({column})")
+
+    def values(self, batch: Any) -> np.ndarray:
+        col = batch_column(self, batch, self.column)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            lengths = pc.utf8_length(col)
+        elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            lengths = pc.list_value_length(col)
+        elif pa.types.is_fixed_size_list(col.type):
+            lengths = pc.if_else(col.is_valid(), col.type.list_size, None)
+        else:
+            raise SignalError(
+                f"signal {str(self)!r}: column {self.column!r} is {col.type}, not text"
+            )
+        return lengths.cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
+
+
+class InSet(Builtin):
+    """True where the value is one of ``values``."""
+
+    def __init__(self, column: str, values: Sequence[Any]) -> None:
+        if isinstance(values, str) or not len(values):
+            raise ValueError(f"in_set: values must be a non-empty collection, got {values!r}")
+        self.column, self.options = column, list(values)
+        super().__init__(f"in_set({column}, {_quote(self.options)})")
+
+    def values(self, batch: Any) -> np.ndarray:
+        col = batch_column(self, batch, self.column)
+        try:
+            options = pa.array(self.options).cast(col.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            options = pa.array([str(v) for v in self.options])
+            col = col.cast(pa.string())
+        return pc.is_in(col, value_set=options).to_numpy(zero_copy_only=False)
+
+
+class _Distribution(Builtin):
+    """Base of signals over each row's predicted class probabilities."""
+
+    def __init__(self, name: str, column: str) -> None:
+        self.column = column
+        super().__init__(name)
+
+    def probabilities(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Flat probabilities and the start offset of each row (rows may differ in length)."""
+        col = batch_column(self, batch, self.column)
+        if not (pa.types.is_list(col.type) or pa.types.is_fixed_size_list(col.type)):
+            if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+                p = arrow_to_numpy(col).astype(np.float64)
+                flat = np.stack([p, 1.0 - p], axis=1).reshape(-1)
+                return flat, np.arange(0, 2 * len(p), 2)
+            raise SignalError(
+                f"signal {str(self)!r}: column {self.column!r} is {col.type}; expected a list of "
+                "class probabilities per row (or one probability for binary models)"
+            )
+        if col.null_count:
+            raise SignalError(f"signal {str(self)!r}: {col.null_count} rows have no probabilities")
+        if pa.types.is_fixed_size_list(col.type):
+            k = col.type.list_size
+            flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+            return flat, np.arange(0, len(col) * k, k)
+        offsets = col.offsets.to_numpy()
+        if (np.diff(offsets) == 0).any():
+            raise SignalError(f"signal {str(self)!r}: some rows have an empty probability list")
+        flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+        return flat, offsets[:-1] - offsets[0]
+
+
+class Confidence(_Distribution):
+    """The highest class probability of each row."""
+
+    def __init__(self, column: str = "outputs") -> None:
+        super().__init__(f"confidence({column})", column)
+
+    def values(self, batch: Any) -> np.ndarray:
+        flat, starts = self.probabilities(batch)
+        if len(starts) == 0:
+            return np.zeros(0)
+        return np.maximum.reduceat(flat, starts)
+
+
+class Entropy(_Distribution):
+    """Shannon entropy of each row's distribution, in nats (or in [0, 1] with ``normalize``)."""
+
+    def __init__(self, column: str = "outputs", normalize: bool = False) -> None:
+        self.normalize = normalize
+        super().__init__(f"entropy({column}{', normalize=True' if normalize else ''})", column)
+
+    def values(self, batch: Any) -> np.ndarray:
+        flat, starts = self.probabilities(batch)
+        if len(starts) == 0:
+            return np.zeros(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(flat > 0, -flat * np.log(flat), 0.0)
+        h = np.add.reduceat(terms, starts)
+        if self.normalize:
+            k = np.diff(np.append(starts, len(flat)))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                h = np.where(k > 1, h / np.log(np.maximum(k, 2)), 0.0)
+        return h
+
+
+def _as_text(sig: Signal, col: pa.Array) -> pa.Array:
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        return col
+    if pa.types.is_null(col.type):
+        return pa.nulls(len(col), pa.string())
+    try:
+        return col.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise SignalError(f"signal {str(sig)!r}: column is {col.type}, not text") from exc
