@@ -352,7 +352,7 @@ class Batch:
     def row_json(self, i: int) -> str:
         """Row ``i`` as JSON (for quarantine); values JSON cannot hold are written as text."""
         row: dict[str, Any] = {"id": int(self.ids[i])}
-        for part, table in self._tables().items():
+        for table in self._tables().values():
             if table is None:
                 continue
             for name in table.column_names:

@@ -42,9 +42,11 @@ class MonitorResult:
 
     ``edge_mask`` marks rows for the retraining set, ``reason`` says why (the formula) and
     ``leaves`` holds the per-leaf signal values of the flagged rows' batch, keyed by leaf name.
+    ``violations`` marks rows that failed a check: they are kept apart and never trained on.
     """
 
     edge_mask: np.ndarray | None = None
+    violations: np.ndarray | None = None
     reason: str | None = None
     leaves: dict[str, np.ndarray] = field(default_factory=dict)
     quarantine: list[pa.Table] = field(default_factory=list)

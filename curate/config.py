@@ -1,0 +1,135 @@
+"""The Framework's configuration: the UpTrain-style dict, validated, or the typed models.
+
+>>> from curate.signals import Signal
+>>> cfg = Config.load({"checks": [{"type": "edge_case",
+...                                "signal_formulae": Signal.contains("nike")}],
+...                    "retraining_folder": "curate_data", "retrain_after": 1000})
+>>> cfg.retrain_after, type(cfg.checks[0]).__name__
+(1000, 'EdgeCaseCheck')
+>>> Config.load({"checks": [], "retrain_afer": 10})
+Traceback (most recent call last):
+...
+curate.errors.ConfigError: invalid config: unknown key 'retrain_afer'; valid keys: batch_size, checks, ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from curate.config_base import StrictModel
+from curate.errors import ConfigError
+
+
+def _registry() -> dict[str, type]:
+    # Importing the monitor modules registers them; the config sees monitors only through here.
+    import monitors.edge_case  # noqa: F401
+    import monitors.integrity  # noqa: F401
+    from monitors.base import REGISTRY
+
+    for optional in ("monitors.drift", "monitors.concept_drift"):
+        try:
+            __import__(optional)
+        except ImportError:
+            continue
+    return REGISTRY
+
+
+def parse_check(check: Any, index: int) -> Any:
+    """Validate one entry of ``checks`` with the model of its ``type``."""
+    registry = _registry()
+    if not isinstance(check, dict):
+        models = tuple(m.config_model for m in registry.values())
+        if isinstance(check, models):
+            return check
+        raise ValueError(f"checks[{index}] must be a dict, got {type(check).__name__}")
+    kind = check.get("type")
+    kind = getattr(kind, "value", kind)
+    if kind not in registry:
+        raise ValueError(
+            f"checks[{index}]: unknown check type {kind!r}; valid types: {', '.join(registry)}"
+        )
+    model = registry[kind].config_model
+    try:
+        return model.model_validate({**check, "type": kind})
+    except ValidationError as exc:
+        raise ValueError(f"checks[{index}] ({kind}): {format_errors(exc)}") from None
+
+
+class Config(StrictModel):
+    """Everything a :class:`~curate.framework.Framework` needs.
+
+    ``retrain_after`` counts edge cases since the last training run; reaching it starts
+    ``on_retrain`` (a callable given the new :class:`~curate.runs.Run`) or, when
+    ``training_args`` is set, the trainer in a background process.
+    """
+
+    checks: list[Any] = Field(default_factory=list)
+    retraining_folder: Path = Path("curate_data")
+    retrain_after: int | None = Field(None, gt=0)
+    training_args: dict[str, Any] | None = None
+    on_retrain: Callable[..., Any] | None = None
+    strict: bool = False
+    batch_size: int = Field(20_000, gt=0)
+    flush_interval: float = Field(1.0, gt=0)
+    max_pending_rows: int = Field(500_000, gt=0)
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _checks(cls, value: Any) -> list[Any]:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"checks must be a list of check dicts, got {type(value).__name__}")
+        return [parse_check(c, i) for i, c in enumerate(value)]
+
+    @field_validator("training_args", mode="before")
+    @classmethod
+    def _training_args(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            from trainer.config import TrainingArgs
+        except ImportError:  # the trainer is optional for monitoring-only installs
+            return dict(value)
+        if isinstance(value, TrainingArgs):
+            return value.model_dump()
+        try:
+            return TrainingArgs.model_validate(value).model_dump(exclude_unset=True)
+        except ValidationError as exc:
+            raise ValueError(format_errors(exc)) from None
+
+    @model_validator(mode="after")
+    def _retraining(self) -> Config:
+        if self.on_retrain is not None and self.training_args is not None:
+            raise ValueError("give either on_retrain or training_args, not both")
+        return self
+
+    @classmethod
+    def load(cls, config: Config | dict[str, Any] | None = None, **overrides: Any) -> Config:
+        """A validated config from a dict (or a Config), with keyword overrides.
+
+        Raises :class:`~curate.errors.ConfigError` naming each wrong key and what was expected.
+        """
+        if isinstance(config, Config):
+            data = {**config.model_dump(), "checks": config.checks, **overrides}
+        else:
+            data = {**(config or {}), **overrides}
+        if "retraining_folder" in data and isinstance(data["retraining_folder"], str | os.PathLike):
+            data["retraining_folder"] = Path(data["retraining_folder"])
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(f"invalid config: {format_errors(exc)}") from None
+
+
+def format_errors(exc: ValidationError) -> str:
+    """pydantic errors as ``key.path: message`` lines, without pydantic's boilerplate."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts)

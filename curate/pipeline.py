@@ -1,0 +1,372 @@
+"""What happens to logged rows off the request path: normalise, monitor, buffer, write.
+
+The :class:`Pipeline` is driven by the Framework's writer thread (or inline in strict mode). It
+turns queued ``log()`` calls into one :class:`~curate.batch.Batch`, runs every monitor on it,
+and buffers the rows each store table should receive; :meth:`Pipeline.write` makes them durable
+as one segment per table. In production mode every failure (a malformed call, a monitor or signal
+that raises, a disk error) is logged, counted in the metrics and, when rows are affected, sent to
+quarantine; strict mode raises the same message instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from curate.batch import Batch, safe_repr
+from curate.errors import CurateError, LogInputError, StoreError
+from curate.store import Store, now_us
+from monitors.base import (
+    Monitor,
+    MonitorResult,
+    alerts_table,
+    metric_row,
+    metrics_table,
+    quarantine_table,
+)
+
+log = logging.getLogger("curate")
+
+
+@dataclass
+class LogCall:
+    """One queued ``log()`` call: its first id, row count, timestamp(s) and raw arguments."""
+
+    first_id: int
+    n: int
+    ts: int | np.ndarray
+    inputs: Any
+    outputs: Any = None
+    gts: Any = None
+    identifiers: Any = None
+    extra_args: Any = None
+    # Set when merged calls (from several threads) do not form one contiguous id range.
+    ids: np.ndarray | None = None
+
+
+class Pipeline:
+    """Monitors batches of logged calls and writes what they produce to the store."""
+
+    def __init__(
+        self, store: Store, monitors: list[Monitor], *, strict: bool, max_buffered_rows: int
+    ) -> None:
+        self.store = store
+        self.monitors = monitors
+        self.strict = strict
+        self.max_buffered_rows = max_buffered_rows
+        self.buffers: dict[str, list[pa.Table]] = {"retraining": [], "quarantine": []}
+        self.metric_rows: list[dict[str, Any]] = []
+        self.alert_rows: list[dict[str, Any]] = []
+        self.counters = {"rows_logged": 0, "edge_cases": 0, "quarantined": 0}
+        self.last_error: str | None = None
+
+    # -- processing ------------------------------------------------------------------------
+    def process(self, calls: list[LogCall]) -> None:
+        """Normalise and monitor a list of queued calls (one batch when they fit together)."""
+        batches = []
+        for group in _mergeable_groups(calls):
+            batches.extend(self._normalise(group))
+        if batches:
+            self.process_batch(Batch.concat(batches))
+
+    def _normalise(self, calls: list[LogCall]) -> list[Batch]:
+        if len(calls) > 1:
+            merged = _merge_calls(calls)
+            try:
+                return [_to_batch(merged)]
+            except (LogInputError, ValueError, TypeError):
+                pass  # one call in the group is bad: redo them one by one to find it
+        batches = []
+        for call in calls:
+            try:
+                batches.append(_to_batch(call))
+            except Exception as exc:  # noqa: BLE001 - any malformed call is contained
+                self._malformed(call, exc)
+        return batches
+
+    def process_batch(self, batch: Batch) -> None:
+        """Run every monitor on ``batch`` and buffer the edge cases, quarantine and metrics."""
+        n = len(batch)
+        violations = np.zeros(n, dtype=bool)
+        if batch.problems:
+            violations |= self._cell_problems(batch)
+        masks: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+        for monitor in self.monitors:
+            result = self._run_monitor(monitor, batch)
+            if result is None:
+                violations[:] = True
+                continue
+            if result.violations is not None:
+                violations |= result.violations
+            if result.edge_mask is not None:
+                masks.append((result.reason or monitor.name, result.edge_mask, result.leaves))
+            self._collect(result)
+        self.counters["rows_logged"] += n
+        self.metric_rows.append(
+            metric_row(monitor="framework", check="log", column="", metric="rows_logged",
+                       value=n, n=n, window_start=int(batch.ts.min()), window_end=int(batch.ts.max()))
+        )  # fmt: skip
+        if masks:
+            self._buffer_edge_cases(batch, masks, violations)
+
+    def _run_monitor(self, monitor: Monitor, batch: Batch) -> MonitorResult | None:
+        try:
+            return monitor.process(batch)
+        except Exception as exc:
+            message = (
+                f"monitor {monitor.name!r} failed on rows {batch.ids[0]}..{batch.ids[-1]}: {exc}"
+            )
+            if self.strict:
+                raise
+            self._report(message, exc)
+            self.metric_rows.append(
+                metric_row(monitor=monitor.kind, check=monitor.name, column="",
+                           metric="monitor_errors", value=1, n=len(batch))
+            )  # fmt: skip
+            self._quarantine_all(batch, monitor.kind, monitor.name, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _buffer_edge_cases(
+        self,
+        batch: Batch,
+        masks: list[tuple[str, np.ndarray, dict[str, np.ndarray]]],
+        violations: np.ndarray,
+    ) -> None:
+        selected = np.zeros(len(batch), dtype=bool)
+        for _, mask, _ in masks:
+            selected |= mask
+        selected &= ~violations
+        idx = np.flatnonzero(selected)
+        if not len(idx):
+            return
+        table = batch.take(idx).stored_table()
+        reasons = [[] for _ in idx]
+        for reason, mask, _ in masks:
+            for j in np.flatnonzero(mask[idx]):
+                reasons[j].append(reason)
+        table = table.append_column("reasons", pa.array(reasons, pa.list_(pa.string())))
+        for _, _, leaves in masks:
+            for leaf, values in leaves.items():
+                name = f"signal.{leaf}"
+                if name not in table.column_names:
+                    table = table.append_column(name, pa.array(values[idx]))
+        self.buffers["retraining"].append(table)
+        self.counters["edge_cases"] += len(idx)
+
+    def _collect(self, result: MonitorResult) -> None:
+        for q in result.quarantine:
+            self.buffers["quarantine"].append(q)
+            self.counters["quarantined"] += q.num_rows
+        self.metric_rows.extend(result.metrics)
+        self.alert_rows.extend(result.alerts)
+        for alert in result.alerts:
+            log.warning("curate alert: %s", alert["message"])
+
+    def flush_monitors(self) -> None:
+        """Close every monitor's partial window (metrics and alerts go to the buffers)."""
+        for monitor in self.monitors:
+            try:
+                self._collect(monitor.flush())
+            except Exception as exc:
+                if self.strict:
+                    raise
+                self._report(f"monitor {monitor.name!r} failed to flush: {exc}", exc)
+
+    # -- failures ---------------------------------------------------------------------------
+    def _report(self, message: str, exc: BaseException | None = None) -> None:
+        self.last_error = message
+        log.error("curate: %s", message)
+        if exc is not None and log.isEnabledFor(logging.DEBUG):
+            log.debug("".join(traceback.format_exception(exc)))
+
+    def _malformed(self, call: LogCall, exc: Exception) -> None:
+        message = f"log() call with ids {call.first_id}..{call.first_id + call.n - 1}: {exc}"
+        if self.strict:
+            raise exc if isinstance(exc, CurateError) else LogInputError(message) from exc
+        self._report(f"malformed {message}")
+        self.metric_rows.append(
+            metric_row(monitor="framework", check="log", column="", metric="malformed_calls",
+                       value=1, n=call.n)
+        )  # fmt: skip
+        ids = np.arange(call.first_id, call.first_id + call.n, dtype=np.int64)
+        rows = [
+            safe_repr(
+                {p: _cell(getattr(call, p), i) for p in ("inputs", "outputs", "gts")}, 100_000
+            )
+            for i in range(call.n)
+        ]
+        self.buffers["quarantine"].append(
+            quarantine_table(ids, np.full(call.n, call.ts, np.int64), monitor="framework",
+                             check="malformed_call", column="", values=[None] * call.n,
+                             reasons=str(exc), rows=rows)
+        )  # fmt: skip
+        self.counters["quarantined"] += call.n
+
+    def refused(self, message: str, raw: Any) -> None:
+        """Record a call that could not be read at all: logged, counted, kept in quarantine."""
+        self._report(f"log() call refused: {message}")
+        self.metric_rows.append(
+            metric_row(monitor="framework", check="log", column="", metric="malformed_calls",
+                       value=1, n=0)
+        )  # fmt: skip
+        self.buffers["quarantine"].append(
+            quarantine_table(np.array([-1]), np.array([now_us()]), monitor="framework",
+                             check="malformed_call", column="", values=[None], reasons=message,
+                             rows=[safe_repr({"inputs": raw}, 100_000)])
+        )  # fmt: skip
+
+    def _quarantine_all(self, batch: Batch, kind: str, check: str, reason: str) -> None:
+        rows = [batch.row_json(i) for i in range(len(batch))]
+        self.buffers["quarantine"].append(
+            quarantine_table(batch.ids, batch.ts, monitor=kind, check=check, column="",
+                             values=[None] * len(batch), reasons=reason, rows=rows)
+        )  # fmt: skip
+        self.counters["quarantined"] += len(batch)
+
+    def _cell_problems(self, batch: Batch) -> np.ndarray:
+        bad = np.zeros(len(batch), dtype=bool)
+        if self.strict:
+            p = batch.problems[0]
+            raise LogInputError(
+                f"{p.part}[{p.column!r}] row {p.row} (id {batch.ids[p.row]}): {p.reason}: "
+                f"{safe_repr(p.value)}"
+            )
+        for p in batch.problems:
+            bad[p.row] = True
+            self.buffers["quarantine"].append(
+                quarantine_table(batch.ids[[p.row]], batch.ts[[p.row]], monitor="framework",
+                                 check="dtype", column=p.column, values=[safe_repr(p.value)],
+                                 reasons=p.reason, rows=[batch.row_json(p.row)])
+            )  # fmt: skip
+        self.counters["quarantined"] += int(bad.sum())
+        self.metric_rows.append(
+            metric_row(monitor="framework", check="dtype", column="", metric="bad_cells",
+                       value=len(batch.problems), n=len(batch))
+        )  # fmt: skip
+        return bad
+
+    # -- writing ----------------------------------------------------------------------------
+    def buffered_rows(self) -> int:
+        """Rows waiting in the write buffers."""
+        return sum(t.num_rows for b in self.buffers.values() for t in b)
+
+    def write(self) -> bool:
+        """Write every buffer as one segment per table; False (buffers kept) if the disk failed."""
+        ok = True
+        pending = [(name, tables) for name, tables in self.buffers.items() if tables]
+        if self.metric_rows:
+            pending.append(("metrics", [metrics_table(self.metric_rows, self.store.writer_id)]))
+        if self.alert_rows:
+            pending.append(("alerts", [alerts_table(self.alert_rows)]))
+        for name, tables in pending:
+            try:
+                self.store.write(name, _concat(tables))
+            except (StoreError, OSError, pa.ArrowException) as exc:
+                if self.strict:
+                    raise
+                ok = False
+                self._report(f"writing {name} failed, rows kept in memory to retry: {exc}")
+                continue
+            if name in self.buffers:
+                self.buffers[name] = []
+            elif name == "metrics":
+                self.metric_rows = []
+            else:
+                self.alert_rows = []
+        if not ok:
+            self._shed_load()
+        return ok
+
+    def _shed_load(self) -> None:
+        # Only while the disk keeps failing: memory must stay bounded, so the oldest buffered
+        # rows go first and the loss is counted (the count itself is written once space returns).
+        dropped = 0
+        while self.buffered_rows() > self.max_buffered_rows:
+            name = max(self.buffers, key=lambda k: sum(t.num_rows for t in self.buffers[k]))
+            dropped += self.buffers[name].pop(0).num_rows
+        if len(self.metric_rows) > 10_000:
+            self.metric_rows = self.metric_rows[-10_000:]
+        if dropped:
+            self._report(f"dropped {dropped} buffered rows: the store has been unwritable too long")
+            self.metric_rows.append(
+                metric_row(monitor="framework", check="write", column="", metric="rows_dropped",
+                           value=dropped, n=dropped)
+            )  # fmt: skip
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _cell(obj: Any, i: int) -> Any:
+    try:
+        if isinstance(obj, dict):
+            return {k: v[i] for k, v in obj.items()}
+        return obj[i] if obj is not None else None
+    except Exception:  # noqa: BLE001 - a malformed call may not even be indexable
+        return None if obj is None else safe_repr(obj)
+
+
+def _to_batch(call: LogCall) -> Batch:
+    ids = call.ids if call.ids is not None else np.arange(call.first_id, call.first_id + call.n)
+    ts = call.ts if isinstance(call.ts, np.ndarray) else np.full(call.n, call.ts, dtype=np.int64)
+    return Batch.from_log(ids, ts, call.inputs, call.outputs, call.gts, call.identifiers,
+                          call.extra_args)  # fmt: skip
+
+
+def _shape(call: LogCall) -> tuple | None:
+    """A key under which calls can be merged into one call cheaply (dicts of plain lists)."""
+    parts = (call.inputs, call.outputs, call.gts, call.identifiers)
+    key = []
+    for p in parts:
+        if p is None:
+            key.append(None)
+        elif isinstance(p, dict) and all(type(v) is list for v in p.values()):
+            key.append(tuple(p))
+        elif type(p) is list and p and not isinstance(p[0], dict):
+            key.append("seq")
+        else:
+            return None
+    if call.extra_args is not None:
+        return None
+    return tuple(key)
+
+
+def _mergeable_groups(calls: list[LogCall]) -> list[list[LogCall]]:
+    groups: list[list[LogCall]] = []
+    last = object()
+    for call in calls:
+        key = _shape(call)
+        if key is not None and key == last and groups:
+            groups[-1].append(call)
+        else:
+            groups.append([call])
+        last = key
+    return groups
+
+
+def _merge_calls(calls: list[LogCall]) -> LogCall:
+    """Consecutive one-row calls become one call: list.extend is much cheaper than Arrow per call."""
+    first = calls[0]
+    merged: dict[str, Any] = {}
+    for part in ("inputs", "outputs", "gts", "identifiers"):
+        value = getattr(first, part)
+        if value is None:
+            merged[part] = None
+        elif isinstance(value, dict):
+            merged[part] = {k: [] for k in value}
+            for c in calls:
+                for k, v in getattr(c, part).items():
+                    merged[part][k].extend(v)
+        else:
+            merged[part] = [x for c in calls for x in getattr(c, part)]
+    ids = np.concatenate([np.arange(c.first_id, c.first_id + c.n, dtype=np.int64) for c in calls])
+    ts = np.concatenate([np.full(c.n, c.ts, dtype=np.int64) for c in calls])
+    return LogCall(first.first_id, len(ids), ts, ids=ids, **merged)

@@ -1,0 +1,154 @@
+"""EDGE_CASE: rows for which a signal formula is true go to the retraining set.
+
+>>> from curate.signals import Signal
+>>> cfg = EdgeCaseCheck(type="edge_case", signal_formulae=Signal.contains("nike"))
+>>> str(cfg.signal_formulae)
+"contains(text, 'nike')"
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pydantic import Field, field_validator
+from rapidfuzz import fuzz, process
+
+from curate.config_base import CheckBase
+from curate.enums import Monitor as MonitorKind
+from curate.signals import Signal
+from monitors.base import Monitor, MonitorResult, metric_row, register
+
+
+class EdgeCaseCheck(CheckBase):
+    """Config of an EDGE_CASE check.
+
+    ``dedupe="exact"`` skips rows whose ``dedupe_column`` value was already collected;
+    ``dedupe="fuzzy"`` also skips near-duplicates (rapidfuzz ``ratio`` ≥ ``fuzzy_threshold``)
+    among the last ``fuzzy_memory`` collected texts. Exact hashes are remembered for the last
+    ``dedupe_memory`` collected rows, so memory stays bounded.
+    """
+
+    type: Literal["edge_case"] = MonitorKind.EDGE_CASE.value
+    signal_formulae: Signal
+    dedupe: Literal["exact", "fuzzy"] | None = None
+    dedupe_column: str = "text"
+    fuzzy_threshold: float = Field(95.0, gt=0, le=100)
+    dedupe_memory: int = Field(1_000_000, gt=0)
+    fuzzy_memory: int = Field(2_000, gt=0)
+
+    @field_validator("signal_formulae", mode="before")
+    @classmethod
+    def _must_be_signal(cls, value: Any) -> Any:
+        if not isinstance(value, Signal):
+            raise ValueError(
+                f"signal_formulae must be a Signal or a formula of signals, got "
+                f"{type(value).__name__}"
+            )
+        return value
+
+
+def hash_values(values: pa.Array) -> np.ndarray:
+    """64-bit hashes of an Arrow column's values (vectorised through pandas)."""
+    return pd.util.hash_array(np.asarray(values.to_pandas(), dtype=object))
+
+
+class Deduper:
+    """Remembers recently collected values and flags repeats, exact or fuzzy, in bounded memory."""
+
+    def __init__(self, mode: str, threshold: float, memory: int, fuzzy_memory: int) -> None:
+        self.mode, self.threshold = mode, threshold
+        self._hashes: deque[np.ndarray] = deque()
+        self._known = np.zeros(0, dtype=np.uint64)
+        self._memory = memory
+        self._texts: deque[str] = deque(maxlen=fuzzy_memory)
+
+    def duplicates(self, values: pa.Array) -> np.ndarray:
+        """Which values repeat an earlier one (or an earlier one in this same call)."""
+        h = hash_values(values)
+        dup = np.isin(h, self._known) | pd.Series(h).duplicated().to_numpy()
+        if self.mode == "fuzzy":
+            dup |= self._fuzzy_duplicates(values, dup)
+        self._remember(h[~dup], values.filter(pa.array(~dup)))
+        return dup
+
+    def _fuzzy_duplicates(self, values: pa.Array, exact: np.ndarray) -> np.ndarray:
+        texts = [v if isinstance(v, str) else str(v) for v in values.to_pylist()]
+        out = np.zeros(len(texts), dtype=bool)
+        if self._texts:
+            scores = process.cdist(
+                texts, list(self._texts), scorer=fuzz.ratio, score_cutoff=self.threshold
+            )
+            out |= (scores > 0).any(axis=1)
+        if len(texts) > 1:
+            within = process.cdist(texts, texts, scorer=fuzz.ratio, score_cutoff=self.threshold)
+            out |= np.tril(within > 0, k=-1).any(axis=1)
+        return out & ~exact
+
+    def _remember(self, hashes: np.ndarray, values: pa.Array) -> None:
+        self._hashes.append(hashes)
+        total = sum(len(h) for h in self._hashes)
+        while total > self._memory and len(self._hashes) > 1:
+            total -= len(self._hashes.popleft())
+        self._known = np.concatenate(list(self._hashes)) if self._hashes else self._known
+        if self.mode == "fuzzy":
+            self._texts.extend(v if isinstance(v, str) else str(v) for v in values.to_pylist())
+
+
+@register
+class EdgeCaseMonitor(Monitor):
+    """Evaluates the signal formula on each batch and marks the rows it selects."""
+
+    kind = MonitorKind.EDGE_CASE.value
+    config_model = EdgeCaseCheck
+
+    def __init__(self, config: EdgeCaseCheck, context: Any) -> None:
+        super().__init__(config, context)
+        self.formula = config.signal_formulae
+        self.reason = str(self.formula)
+        self._deduper = (
+            Deduper(
+                config.dedupe, config.fuzzy_threshold, config.dedupe_memory, config.fuzzy_memory
+            )
+            if config.dedupe
+            else None
+        )
+
+    @property
+    def name(self) -> str:
+        return self.config.name or self.reason
+
+    def process(self, batch: Any) -> MonitorResult:
+        mask, leaves = self.formula.evaluate_formula(batch)
+        skipped = 0
+        if self._deduper is not None and mask.any():
+            idx = np.flatnonzero(mask)
+            column = batch.column("input_feature", self.config.dedupe_column).take(pa.array(idx))
+            dup = self._deduper.duplicates(column)
+            mask[idx[dup]] = False
+            skipped = int(dup.sum())
+        metrics = [
+            metric_row(
+                monitor=self.kind,
+                check=self.name,
+                column="",
+                metric="edge_cases",
+                value=int(mask.sum()),
+                n=len(batch),
+            )
+        ]
+        if self._deduper is not None:
+            metrics.append(
+                metric_row(
+                    monitor=self.kind,
+                    check=self.name,
+                    column=self.config.dedupe_column,
+                    metric="duplicates_skipped",
+                    value=skipped,
+                    n=len(batch),
+                )
+            )
+        return MonitorResult(edge_mask=mask, reason=self.reason, leaves=leaves, metrics=metrics)
