@@ -1,0 +1,160 @@
+"""The ``train``, ``runs`` and ``probe`` subcommands of the ``curate`` command line.
+
+``curate.cli`` calls :func:`add_subcommands` on its subparsers; each subcommand stores its
+handler as ``func`` (``handler(args) -> int`` exit status)::
+
+    curate train --store curate_data [--model NAME_OR_PATH] [--epochs N] [--probe "... [MASK]"]
+    curate runs  --store curate_data
+    curate probe --store curate_data --run latest ["Nike shoes are very [MASK]" ...]
+
+``curate train`` starts from the latest trainer run's ``training_args`` (so a manual run trains
+like the automatic ones), overridden by the flags; with no earlier run, the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from curate.runs import Run, RunRegistry
+from curate.store import Store
+
+
+def add_subcommands(subparsers: Any) -> None:
+    """Register ``train``, ``runs`` and ``probe`` on an ``argparse`` subparsers object."""
+    train = subparsers.add_parser("train", help="fine-tune the model on the retraining set now")
+    _store_arg(train)
+    train.add_argument("--model", help="hub name, local folder, run id or 'default'")
+    train.add_argument("--epochs", type=float, help="training epochs")
+    train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
+    train.add_argument("--learning-rate", type=float, help="peak learning rate")
+    train.add_argument("--batch-size", type=int, help="per-device batch size")
+    train.add_argument("--probe", action="append", help="a [MASK] sentence (repeatable)")
+    train.add_argument(
+        "--from-base-model", action="store_true", help="start from --model, not the last run"
+    )
+    train.add_argument(
+        "--background", action="store_true", help="train in a background worker and return"
+    )
+    train.set_defaults(func=cmd_train)
+
+    runs = subparsers.add_parser("runs", help="list training runs")
+    _store_arg(runs)
+    runs.set_defaults(func=cmd_runs)
+
+    probe = subparsers.add_parser("probe", help="top-k predictions for [MASK] sentences")
+    _store_arg(probe)
+    probe.add_argument("--run", default="latest", help="run id or 'latest' (default)")
+    probe.add_argument("--top-k", type=int, default=5)
+    probe.add_argument(
+        "sentences", nargs="*", help="sentences with [MASK]; none: show the run's stored probes"
+    )
+    probe.set_defaults(func=cmd_probe)
+
+
+def _store_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default="curate_data", help="the store folder (curate_data)")
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _base_config(registry: RunRegistry) -> dict[str, Any]:
+    for run in reversed(registry.list()):
+        if run.record.get("kind") == "trainer" and run.record.get("config"):
+            return dict(run.record["config"])
+    return {}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``curate train``: snapshot the retraining set and fine-tune on it."""
+    from trainer.config import TrainingArgs
+    from trainer.launch import TrainingInProgressError, start_run
+    from trainer.report import probe_report
+
+    store = Store(args.store)
+    try:
+        training_args = TrainingArgs.model_validate(_base_config(RunRegistry(store))).overridden(
+            model=args.model,
+            epochs=args.epochs,
+            max_steps=args.max_steps,
+            learning_rate=args.learning_rate,
+            batch_size=args.batch_size,
+            probes=args.probe,
+            from_base_model=args.from_base_model or None,
+        )
+        run = start_run(store, training_args, trigger="cli", wait=not args.background)
+    except (TrainingInProgressError, ValueError) as exc:
+        return _error(str(exc))
+    if args.background:
+        print(f"started {run.run_id} in the background; see `curate runs --store {args.store}`")
+        return 0
+    print(_summary(run))
+    if run.status == "succeeded":
+        print("\n" + probe_report(run))
+    return 0 if run.status == "succeeded" else 1
+
+
+def _summary(run: Run) -> str:
+    m = run.record.get("metrics") or {}
+    if run.status != "succeeded":
+        return f"{run.run_id} failed: {run.error}"
+    return (
+        f"{run.run_id} succeeded: {m.get('train_samples')} training rows, "
+        f"eval perplexity {m.get('perplexity_before', 0):.2f} -> {m.get('perplexity_after', 0):.2f}, "
+        f"{(run.record.get('timings') or {}).get('train', 0):.0f}s training; "
+        f"model in {run.store.root / run.record['model_path']}"
+    )
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """``curate runs``: a table of every run, oldest first."""
+    from trainer.report import runs_table
+
+    runs = RunRegistry(Store(args.store)).list()
+    print(runs_table(runs) if runs else f"no runs in {args.store}")
+    return 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    """``curate probe``: live predictions (run model vs its base) or the run's stored probes."""
+    from trainer.report import probe_report
+
+    store = Store(args.store)
+    try:
+        run = RunRegistry(store).get(args.run)
+    except KeyError as exc:
+        return _error(str(exc.args[0]))
+    if not args.sentences:
+        print(probe_report(run))
+        return 0
+    try:
+        print(_live_probes(store, run, args.sentences, args.top_k))
+    except (LookupError, ValueError) as exc:
+        return _error(str(exc))
+    return 0
+
+
+def _live_probes(store: Store, run: Run, sentences: list[str], top_k: int) -> str:
+    from trainer.probes import load_model, probe_rows
+    from trainer.report import side_by_side
+
+    if run.status != "succeeded":
+        raise LookupError(f"run {run.run_id} is {run.status}; it has no model to probe")
+    rows = []
+    base = run.record.get("base_model_path") or run.record.get("base_model")
+    if base:
+        model, tokenizer = load_model(_base_spec(base), store)
+        rows += probe_rows(model, tokenizer, sentences, top_k, "before")
+    model, tokenizer = load_model(run.run_id, store)
+    rows += probe_rows(model, tokenizer, sentences, top_k, "after")
+    return side_by_side(rows, "before", "after")
+
+
+def _base_spec(base_model: str) -> str | None:
+    from trainer.models import OFFLINE_DEFAULT
+
+    return None if base_model == OFFLINE_DEFAULT else base_model

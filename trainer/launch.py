@@ -1,0 +1,127 @@
+"""Starting runs: one at a time per store, here or in a background worker process.
+
+The process that trains holds ``_locks/training.lock`` (exclusive ``flock``) for the whole run,
+and the run's own ``runs/<id>/.lock`` so readers can tell a live run from a killed one. A
+background worker inherits both locks as open file descriptors (``pass_fds``): the locks live
+as long as the worker does, whatever happens to the process that started it.
+
+>>> import tempfile
+>>> from curate.store import Store
+>>> store = Store(tempfile.mkdtemp())
+>>> run = start_run(store, {"max_steps": 1}, wait=True, progress_bar=False)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from curate.errors import CurateError
+from curate.runs import Run, RunRegistry
+from curate.store import Store
+from trainer.config import TrainingArgs
+
+
+class TrainingInProgressError(CurateError, RuntimeError):
+    """Another process holds the store's training lock."""
+
+
+def try_lock(path: Path) -> int | None:
+    """Open ``path`` and take an exclusive ``flock`` without waiting; the fd, or None if held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def spawn_worker(store: Store, run: Run, pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+    """Start ``python -m trainer.worker`` for ``run`` in its own session.
+
+    ``pass_fds`` are the lock descriptors the worker inherits and keeps until it exits. Its
+    stdout and stderr go to ``runs/<id>/worker.log``.
+    """
+    env = dict(os.environ, PYTHONUNBUFFERED="1", HF_HUB_DISABLE_TELEMETRY="1")
+    with open(run.path / "worker.log", "ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "trainer.worker",
+                "--store",
+                str(store.root),
+                "--run",
+                run.run_id,
+            ],
+            pass_fds=tuple(pass_fds),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+
+
+def start_run(
+    store: Store,
+    training_args: dict[str, Any] | TrainingArgs | None = None,
+    trigger: str = "cli",
+    wait: bool = True,
+    *,
+    progress_bar: bool | None = None,
+) -> Run:
+    """Snapshot the retraining set and train on it: in this process (``wait``) or a worker.
+
+    Raises :class:`TrainingInProgressError` ("a training run is already in progress") when
+    another process holds the training lock. With ``wait=True`` the finished run is returned
+    (check ``run.status``); with ``wait=False`` the run is returned as soon as the worker is
+    started (see :func:`wait_for_run`).
+    """
+    if not isinstance(training_args, TrainingArgs):
+        training_args = TrainingArgs.model_validate(training_args or {})
+    registry = RunRegistry(store)
+    training_fd = try_lock(registry.training_lock)
+    if training_fd is None:
+        raise TrainingInProgressError("a training run is already in progress")
+    run_fd = None
+    try:
+        run = registry.create(
+            snapshot=store.files("retraining"),
+            trigger=trigger,
+            kind="trainer",
+            config=training_args.model_dump(),
+        )
+        run_fd = try_lock(run.lock_path)
+        if wait:
+            from trainer.runner import train_run
+
+            return train_run(store, run, progress_bar=progress_bar)
+        spawn_worker(store, run, pass_fds=(training_fd, run_fd))
+        return run
+    finally:
+        for fd in (run_fd, training_fd):
+            if fd is not None:
+                os.close(fd)
+
+
+def wait_for_run(run: Run, timeout: float | None = None, poll: float = 0.5) -> Run:
+    """Reload ``run`` until it is no longer ``running`` (or ``timeout`` seconds pass)."""
+    registry = RunRegistry(run.store)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        run = registry.get(run.run_id)
+        if run.status != "running":
+            return run
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"run {run.run_id} still running after {timeout}s")
+        time.sleep(poll)

@@ -1,0 +1,120 @@
+"""Plain-text reports of runs and probes (used by the CLI and the example).
+
+>>> print(format_table([{"a": 1, "b": "xy"}], ["a", "b"]))
+a  b
+-  --
+1  xy
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from curate.runs import Run
+from trainer.probe_eval import positive_share, stage_tokens
+
+
+def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """Left-aligned columns separated by two spaces, with a dashed rule under the header."""
+    cells = [[str(c) for c in columns]]
+    cells += [["" if r.get(c) is None else str(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = [
+        "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _duration(record: dict[str, Any]) -> str:
+    start, end = record.get("started_at"), record.get("finished_at")
+    if not start or not end:
+        return ""
+    seconds = (dt.datetime.fromisoformat(end) - dt.datetime.fromisoformat(start)).total_seconds()
+    return f"{seconds:.0f}s"
+
+
+def runs_table(runs: Iterable[Run]) -> str:
+    """One line per run: id, status, trigger, rows, base model, perplexity before → after."""
+    rows = []
+    for run in runs:
+        rec, metrics = run.record, run.record.get("metrics") or {}
+        ppl = ""
+        if metrics.get("perplexity_before") is not None:
+            ppl = f"{_fmt(metrics['perplexity_before'])} -> {_fmt(metrics.get('perplexity_after'))}"
+        rows.append(
+            {
+                "run": run.run_id,
+                "status": run.status,
+                "trigger": rec.get("trigger"),
+                "created": (rec.get("created_at") or "")[:19].replace("T", " "),
+                "took": _duration(rec),
+                "rows": rec.get("snapshot_rows"),
+                "from": rec.get("base_model"),
+                "perplexity": ppl,
+                "error": (run.error or "").splitlines()[0][:60] if run.error else None,
+            }
+        )
+    columns = ["run", "status", "trigger", "created", "took", "rows", "from", "perplexity"]
+    if any(r["error"] for r in rows):
+        columns.append("error")
+    return format_table(rows, columns)
+
+
+def read_probes(run: Run) -> list[dict[str, Any]]:
+    """The run's ``probes.parquet`` rows (empty when the run stored none)."""
+    path = run.path / "probes.parquet"
+    return pq.read_table(path).to_pylist() if path.exists() else []
+
+
+def side_by_side(rows: Sequence[dict[str, Any]], left: str = "before", right: str = "after") -> str:
+    """Each probe's top-k of two stages next to each other, ``token (score)``, by rank."""
+    blocks = []
+    probes = list(dict.fromkeys(r["probe"] for r in rows))
+    for probe in probes:
+        cells: dict[tuple[str, int], str] = {
+            (r["stage"], int(r["rank"])): f"{r['token']} ({r['score']:.3f})"
+            for r in rows
+            if r["probe"] == probe
+        }
+        ranks = sorted({rank for _, rank in cells})
+        table = [
+            {"#": k, left: cells.get((left, k), ""), right: cells.get((right, k), "")}
+            for k in ranks
+        ]
+        blocks.append(f"{probe}\n{format_table(table, ['#', left, right])}")
+    return "\n\n".join(blocks)
+
+
+def share_summary(
+    rows: Sequence[dict[str, Any]], positive: Iterable[str], negative: Iterable[str]
+) -> str:
+    """``positive share before -> after`` (and negatives) over every probe's top-k."""
+    positive, negative = set(positive), set(negative)
+    parts = []
+    for stage in ("before", "after"):
+        tokens = list(stage_tokens(rows, stage).values())
+        share, n_neg = positive_share(tokens, positive, negative)
+        parts.append(f"{stage}: {share:.0%} positive, {n_neg} negative")
+    return "share of positive adjectives in the top-k: " + "; ".join(parts)
+
+
+def probe_report(
+    run: Run, positive: Iterable[str] | None = None, negative: Iterable[str] | None = None
+) -> str:
+    """The run's stored probes side by side, plus the positive share when a lexicon is given."""
+    rows = read_probes(run)
+    if not rows:
+        return f"run {run.run_id} stored no probes"
+    text = side_by_side(rows)
+    if positive is not None:
+        text += "\n\n" + share_summary(rows, positive, negative or ())
+    return text

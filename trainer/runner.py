@@ -1,0 +1,240 @@
+"""The run loop: train one recorded run and write everything it produces beside ``run.json``.
+
+``runs/<run_id>/`` after a successful run::
+
+    run.json            the record (status, metrics, timings, base_model, model_path, error)
+    training_args.json  the validated TrainingArgs the run used
+    model/              model + tokenizer (``save_pretrained``: safetensors), renamed into place
+    history.parquet     step, epoch, loss, eval_loss, perplexity, learning_rate
+    probes.parquet      probe, stage (before|after), rank, token, score
+    train.log           the worker's log (background runs)
+
+Any exception is recorded in ``run.json`` as ``failed`` with the error and a traceback summary;
+files of earlier runs are never touched, and a partial model is never left under ``model/``.
+Training reads only the segments listed in the run's snapshot, so edge cases written while it
+trains count toward the next run.
+
+Entry points: :func:`train_run` (train an existing run, in this process; the worker uses it),
+:func:`start_run` (take the store's training lock, snapshot, create the run and train it here
+or in a background worker).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.runs import Run, RunRegistry
+from curate.store import Store
+from trainer.config import TrainingArgs
+from trainer.history import HistoryCallback, perplexity
+from trainer.models import DEFAULT_ALIASES, OFFLINE_DEFAULT, ModelSource, resolve_model
+from trainer.tasks import get_task
+
+log = logging.getLogger("trainer")
+
+PROBES_SCHEMA = pa.schema(
+    [
+        ("probe", pa.string()),
+        ("stage", pa.string()),
+        ("rank", pa.int32()),
+        ("token", pa.string()),
+        ("score", pa.float64()),
+    ]
+)
+
+
+def _iso_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def model_spec(args: TrainingArgs) -> str:
+    """The configured model with every alias of the offline default normalised."""
+    return OFFLINE_DEFAULT if args.model in DEFAULT_ALIASES else str(args.model)
+
+
+def starting_model(store: Store, run: Run, args: TrainingArgs) -> ModelSource:
+    """What ``run`` fine-tunes: the latest successful run's model, or the configured base.
+
+    Continual fine-tuning applies only when that run was trained from the same configured
+    ``model`` and ``from_base_model`` is false.
+    """
+    if not args.from_base_model:
+        for previous in reversed(RunRegistry(store).list()):
+            if previous.run_id == run.run_id or not previous.record.get("model_path"):
+                continue
+            if previous.status != "succeeded":
+                continue
+            path = store.path(previous.record["model_path"])
+            if previous.record.get("model_spec") == model_spec(args) and path.is_dir():
+                return ModelSource(str(path), previous.run_id, True)
+            break
+    return resolve_model(args.model, store)
+
+
+def _precision(args: TrainingArgs, cuda: bool) -> tuple[bool, bool]:
+    """``(fp16, bf16)`` with ``"auto"`` resolved: bf16 where the GPU has it, else fp16."""
+    import torch
+
+    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    bf16 = bf16_ok if args.bf16 == "auto" else bool(args.bf16)
+    fp16 = (cuda and not bf16) if args.fp16 == "auto" else bool(args.fp16)
+    return fp16, bf16
+
+
+def training_arguments(args: TrainingArgs, out_dir: str, n_train: int, progress_bar: bool):
+    """``transformers.TrainingArguments`` for a run: no checkpoints, no hub, no reporting."""
+    import torch
+    from transformers import TrainingArguments
+
+    cuda = args.device != "cpu" and torch.cuda.is_available()
+    fp16, bf16 = _precision(args, cuda)
+    per_epoch = max(1, -(-n_train // (args.batch_size * args.gradient_accumulation_steps)))
+    total = args.max_steps or max(1, int(per_epoch * args.epochs))
+    return TrainingArguments(
+        output_dir=out_dir,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps or -1,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_ratio,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.batch_size * 2,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        eval_strategy="steps",
+        eval_steps=args.eval_steps or max(1, total // 4),
+        logging_steps=args.logging_steps or max(1, total // 50),
+        save_strategy="no",
+        report_to="none",
+        seed=args.seed,
+        data_seed=args.seed,
+        fp16=fp16,
+        bf16=bf16,
+        use_cpu=not cuda,
+        remove_unused_columns=False,
+        disable_tqdm=not progress_bar,
+        dataloader_num_workers=0,
+    )
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str):
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.monotonic() - start, 3)
+
+
+def _write_parquet(path: Path, table: pa.Table) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def _save_model(model: Any, tokenizer: Any, run: Run) -> Path:
+    """Save to a temporary folder in the run, then rename it to ``model/`` (never partial)."""
+    final = run.path / "model"
+    tmp = run.path / ".tmp-model"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    os.replace(tmp, final)
+    return final
+
+
+def _describe(exc: BaseException) -> str:
+    summary = "".join(traceback.format_exception(exc)[-6:]).strip()
+    return f"{type(exc).__name__}: {exc}\n{summary}"
+
+
+def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Run:
+    """Train ``run`` (already created, its lock held by this process) and record the outcome.
+
+    Never raises for a failed run: the error is recorded (``run.status == "failed"``, the
+    message in ``run.error``). ``KeyboardInterrupt``/``SystemExit`` are recorded, then re-raised.
+    """
+    timings: dict[str, float] = {}
+    run.update(status="running", started_at=_iso_now(), pid=os.getpid())
+    try:
+        with _timed(timings, "total"):
+            args = TrainingArgs.model_validate(run.record.get("config") or {})
+            bar = progress_bar if progress_bar is not None else sys.stderr.isatty()
+            results = _train(store, run, args, timings, bar)
+        run.finish(timings=timings, **results)
+        log.info("run %s succeeded in %.1fs", run.run_id, timings["total"])
+    except BaseException as exc:
+        log.error("run %s failed: %s", run.run_id, exc, exc_info=True)
+        run.finish(error=_describe(exc), timings=timings)
+        if not isinstance(exc, Exception):
+            raise
+    return run
+
+
+def _train(
+    store: Store, run: Run, args: TrainingArgs, timings: dict[str, float], progress_bar: bool
+) -> dict[str, Any]:
+    from transformers import PrinterCallback, Trainer
+
+    task = get_task(args.task, args)
+    source = starting_model(store, run, args)
+    run.update(
+        base_model=source.label, base_model_path=source.name_or_path, model_spec=model_spec(args)
+    )
+    with _timed(timings, "load_model"):
+        model, tokenizer = task.load(source)
+    with _timed(timings, "prepare_data"):
+        data = task.prepare(run.dataset(), tokenizer)
+    history = HistoryCallback(run)
+    with tempfile.TemporaryDirectory(prefix="curate-trainer-") as out_dir:
+        trainer = Trainer(
+            model=model,
+            args=training_arguments(args, out_dir, len(data.train), progress_bar),
+            data_collator=task.collator(tokenizer),
+            train_dataset=data.train,
+            eval_dataset=data.eval,
+            processing_class=tokenizer,
+            callbacks=[history],
+        )
+        if not progress_bar:  # HistoryCallback logs progress; skip the raw dict printer
+            trainer.remove_callback(PrinterCallback)
+        with _timed(timings, "eval_before"):
+            before = trainer.evaluate()["eval_loss"]
+            probes = task.probe(model, tokenizer, "before")
+        with _timed(timings, "train"):
+            train_metrics = trainer.train().metrics
+        with _timed(timings, "eval_after"):
+            after = trainer.evaluate()["eval_loss"]
+            probes += task.probe(model, tokenizer, "after")
+    with _timed(timings, "save"):
+        _save_model(model, tokenizer, run)
+        _write_parquet(run.path / "history.parquet", history.table())
+        _write_parquet(run.path / "probes.parquet", pa.Table.from_pylist(probes, PROBES_SCHEMA))
+        store.write_json(f"runs/{run.run_id}/training_args.json", args.model_dump())
+    metrics = {
+        "eval_loss_before": before,
+        "eval_loss_after": after,
+        "perplexity_before": perplexity(before),
+        "perplexity_after": perplexity(after),
+        "train_rows": data.rows_total,
+        "rows_dropped_null_or_empty": data.rows_dropped,
+        "train_samples": len(data.train),
+        "eval_samples": len(data.eval),
+        "train_loss": train_metrics.get("train_loss"),
+        "train_samples_per_second": train_metrics.get("train_samples_per_second"),
+        "train_steps": trainer.state.global_step,
+        "epochs": trainer.state.epoch,
+    }
+    return {"metrics": metrics, "model_path": f"runs/{run.run_id}/model"}

@@ -1,0 +1,97 @@
+"""Background training worker: ``python -m trainer.worker --store ROOT --run RUN_ID``.
+
+Started by the process that created the run (see :func:`trainer.launch.spawn_worker`), which
+passes the training lock and the run lock as inherited file descriptors; the worker keeps them
+open until it exits. Started by hand on a run nobody holds, it takes both locks itself.
+
+The worker logs to stderr and ``runs/<id>/train.log``. ``SIGTERM`` is recorded as a failed run
+before the process exits. Exit status: 0 succeeded, 1 failed, 2 could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from curate.runs import Run, RunRegistry
+from curate.store import Store, is_locked
+
+
+class WorkerTerminatedError(BaseException):
+    """Raised in the worker on ``SIGTERM`` so the run is recorded as failed."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise WorkerTerminatedError(f"training worker terminated by signal {signum}")
+
+
+def _setup_logging(run: Run) -> None:
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(run.path / "train.log")):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def _hub_offline_when_local(run: Run) -> None:
+    """Forbid hub access unless the run's configured model is a hub name."""
+    from trainer.models import ModelNotFoundError, resolve_model
+
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        local = resolve_model((run.record.get("config") or {}).get("model"), run.store).is_local
+    except ModelNotFoundError:
+        local = True  # the run will fail on loading and record why
+    if local:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def _acquire_locks_if_free(registry: RunRegistry, run: Run) -> list[int] | None:
+    """Locks for a run started by hand; [] when inherited, None when another run trains."""
+    from trainer.launch import try_lock
+
+    if is_locked(run.lock_path):
+        return []
+    training_fd = try_lock(registry.training_lock)
+    if training_fd is None:
+        return None
+    run_fd = try_lock(run.lock_path)
+    return [training_fd] + ([run_fd] if run_fd is not None else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trainer.worker", description=__doc__)
+    parser.add_argument("--store", required=True, help="the store's root folder")
+    parser.add_argument("--run", required=True, help="the run id to train")
+    parser.add_argument("--progress-bar", action="store_true", help="show the tqdm bar")
+    opts = parser.parse_args(argv)
+    store = Store(opts.store)
+    registry = RunRegistry(store)
+    try:
+        run = registry.get(opts.run)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    _setup_logging(run)
+    fds = _acquire_locks_if_free(registry, run)
+    if fds is None:
+        run.finish(error="another training run is in progress (training lock held)")
+        return 2
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    _hub_offline_when_local(run)
+    from trainer.runner import train_run
+
+    try:
+        run = train_run(store, run, progress_bar=opts.progress_bar)
+    except WorkerTerminatedError:
+        return 1
+    return 0 if run.status == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
