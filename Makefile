@@ -1,0 +1,56 @@
+# Everything a fresh clone needs: `make demo` and `make test` create the virtualenv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+STORE ?= .demo/curate_data
+
+.PHONY: install demo test test-fast lint format dashboard bench chromium clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+# torch first and pinned: an unpinned torch would pull several GB of CUDA packages.
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(PY) -m examples.product_reviews.run --store $(STORE)
+
+# Debian's chromium + chromium-driver for the real-browser dashboard test.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium + chromium-driver for the browser test"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+				|| echo "warning: could not install chromium; the browser test will be skipped"; \
+		fi; \
+	fi
+
+test: install chromium
+	$(PY) -m pytest -q --doctest-modules curate monitors trainer dashboard examples tests
+
+test-fast: install
+	$(PY) -m pytest -q -x tests
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+dashboard: install
+	$(VENV)/bin/curate dashboard --store $(STORE)
+
+bench: install
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf .demo .pytest_cache .ruff_cache .hypothesis

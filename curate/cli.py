@@ -1,0 +1,95 @@
+"""The ``curate`` command line.
+
+``curate stats --store DIR`` prints the store's counts; ``curate profile`` builds a reference
+profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the trainer;
+``curate dashboard`` serves the Streamlit app. The subcommands of other packages are added when
+those packages are importable, so a monitoring-only install still has a working CLI.
+
+>>> build_parser().parse_args(["stats", "--store", "x"]).store
+'x'
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+# (module, function) pairs that add subcommands to the parser.
+_PLUGINS = (
+    ("trainer.cli", "add_subcommands"),
+    ("dashboard.cli", "add_subcommand"),
+    ("monitors.profile_cli", "add_subcommand"),
+)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from curate.runs import RunRegistry
+    from curate.store import TABLES, Store
+
+    store = Store(args.store)
+    runs = RunRegistry(store)
+    metrics = store.read("metrics", columns=["metric", "value"])
+    logged = 0.0
+    if metrics.num_rows:
+        import pyarrow.compute as pc
+
+        logged = pc.sum(metrics.filter(pc.equal(metrics["metric"], "rows_logged"))["value"]).as_py()
+    latest = runs.latest()
+    out = {
+        "store": str(store.root),
+        "rows_logged": int(logged or 0),
+        **{f"{t}_rows": store.num_rows(store.files(t)) for t in TABLES},
+        "edge_cases_since_last_run": runs.pending_rows(),
+        "runs": len(runs.list()),
+        "latest_run": None if latest is None else {"id": latest.run_id, "status": latest.status},
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="curate",
+        description="Monitor model traffic, curate edge cases, retrain on them.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    stats = sub.add_parser("stats", help="counts of a store (rows, edge cases, runs)")
+    stats.add_argument("--store", default="curate_data", help="store folder (default curate_data)")
+    stats.set_defaults(func=_stats)
+    for module, function in _PLUGINS:
+        try:
+            add = getattr(importlib.import_module(module), function)
+        except (ImportError, AttributeError):
+            continue
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``curate`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"curate {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

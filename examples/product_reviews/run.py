@@ -1,0 +1,162 @@
+"""The product-review example, end to end: log → curate → retrain → before/after predictions.
+
+Synthesises review sentences, logs them one per ``log()`` call as production code would, keeps
+the Nike & product & positive-sentiment rows as edge cases, checks the text for nulls, lets the
+retraining trigger fine-tune the offline default masked LM in the background, and prints the
+top-5 predictions for the probe sentences before and after training.
+
+Run it with ``make demo`` or ``python -m examples.product_reviews.run --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from curate import Framework, MeasurableType, Monitor
+from examples.product_reviews.data import NEGATIVE_ADJECTIVES, POSITIVE_ADJECTIVES, generate
+from examples.product_reviews.signals import nike, positive, product
+
+PROBES = [
+    "Nike shoes are very [MASK]",
+    "Nike athletic wear is known for being very [MASK]",
+    "Nike [MASK] shoes are very comfortable",
+    "Trousers and hoodies made by [MASK] are not very expensive",
+    "Nike tshirts are famous for being [MASK]",
+]
+
+
+def build_config(store: Path, retrain_after: int, train: bool, epochs: float | None) -> dict:
+    """The example's Framework config, in the UpTrain-style dict form."""
+    cfg = {
+        "checks": [
+            {"type": Monitor.EDGE_CASE, "signal_formulae": nike & product & positive},
+            {
+                "type": Monitor.DATA_INTEGRITY,
+                "measurable_args": {"type": MeasurableType.INPUT_FEATURE, "feature_name": "text"},
+                "integrity_type": "non_null",
+                "window": 5_000,
+                # 5% nulls is this stream's normal; alert only when it clearly rises.
+                "alert_ratio": 0.08,
+            },
+        ],
+        "retraining_folder": str(store),
+    }
+    if train:
+        cfg["retrain_after"] = retrain_after
+        cfg["training_args"] = {"task": "mlm", "probes": PROBES}
+        if epochs is not None:
+            cfg["training_args"]["epochs"] = epochs
+    return cfg
+
+
+def log_stream(cfg: dict, rows: list[str | None]) -> Framework:
+    """Log every row with its own ``log()`` call, as a request handler would."""
+    with Framework(cfg) as fw:
+        started = time.perf_counter()
+        for text in rows:
+            fw.log(inputs={"text": [text]})
+        caller = time.perf_counter() - started
+        fw.flush()
+        total = time.perf_counter() - started
+    print(
+        f"logged {len(rows):,} rows one per call: {caller / len(rows) * 1e6:.1f} µs per call "
+        f"on the caller's side, {len(rows) / total:,.0f} rows/s until durable"
+    )
+    return fw
+
+
+def summarise(fw: Framework) -> None:
+    """Print what the store holds now."""
+    stats = fw.stats()
+    files = ", ".join(f"{k}: {v}" for k, v in stats["files"].items())
+    print(f"rows logged:      {stats['rows_logged']:,}")
+    print(f"edge cases:       {stats['edge_cases']:,} (retrain_after = {stats['retrain_after']:,})")
+    print(f"nulls found:      {stats['quarantined']:,} rows quarantined")
+    print(f"files written:    {files}")
+    print(f"store:            {fw.store.root}")
+
+
+def report_training(fw: Framework, timeout: float) -> int:
+    """Wait for the background run, then print its before/after predictions."""
+    from trainer.report import probe_report
+
+    print("\nwaiting for the background training run ...", flush=True)
+    started = time.perf_counter()
+    run = fw.wait_for_training(timeout=timeout)
+    if run is None:
+        print("no training run was started (fewer edge cases than retrain_after)")
+        return 1
+    print(f"run {run.run_id}: {run.status} after {time.perf_counter() - started:.0f} s of waiting")
+    if run.status != "succeeded":
+        print(f"error: {run.error}\nlog: {run.path / 'train.log'}")
+        return 1
+    metrics = run.record.get("metrics", {})
+    if "perplexity_before" in metrics:
+        print(
+            f"eval perplexity: {metrics['perplexity_before']:.1f} → "
+            f"{metrics['perplexity_after']:.1f}"
+        )
+    print()
+    print(probe_report(run, POSITIVE_ADJECTIVES, NEGATIVE_ADJECTIVES))
+    return 0
+
+
+def offer_dashboard(store: Path, start: bool) -> None:
+    """Print the dashboard command; start it when a person is at the terminal."""
+    url = "http://127.0.0.1:8501"
+    script = Path(sys.executable).with_name("curate")
+    exe = str(script) if script.exists() else shutil.which("curate") or "curate"
+    command = f"{exe} dashboard --store {store}"
+    print(f"\ndashboard: {url}   (start it with: {command})")
+    if start and sys.stdin.isatty():
+        print("starting the dashboard; press Ctrl+C to stop it")
+        try:
+            subprocess.run([*command.split(), "--port", "8501"], check=False)
+        except KeyboardInterrupt:
+            pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the example; returns a process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=25_000)
+    parser.add_argument("--store", type=Path, default=Path(".demo/curate_data"))
+    parser.add_argument("--retrain-after", type=int, default=3_000)
+    parser.add_argument("--epochs", type=float, default=None, help="override the default recipe")
+    parser.add_argument("--no-train", action="store_true", help="monitor and curate only")
+    parser.add_argument("--no-dashboard", action="store_true", help="never start the dashboard")
+    parser.add_argument("--keep", action="store_true", help="keep an existing demo store")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for training")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    started = time.perf_counter()
+    if args.store.exists() and not args.keep:
+        shutil.rmtree(args.store)  # a fresh demo each time; a user's own store is never touched
+    train = not args.no_train
+    if train:
+        try:
+            import trainer  # noqa: F401
+        except ImportError:
+            print("the trainer package is not installed: monitoring and curation only")
+            train = False
+    cfg = build_config(args.store, args.retrain_after, train, args.epochs)
+    rows = generate(args.rows, seed=0)
+    fw = log_stream(cfg, rows)
+    summarise(fw)
+    code = report_training(fw, args.timeout) if train else 0
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
+    offer_dashboard(args.store, start=not args.no_dashboard)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
