@@ -11,6 +11,7 @@ Run it with ``make demo`` or ``python -m examples.product_reviews.run --help``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
@@ -113,14 +114,12 @@ def offer_dashboard(store: Path, start: bool) -> None:
     url = "http://127.0.0.1:8501"
     script = Path(sys.executable).with_name("curate")
     exe = str(script) if script.exists() else shutil.which("curate") or "curate"
-    command = f"{exe} dashboard --store {store}"
-    print(f"\ndashboard: {url}   (start it with: {command})")
+    command = [exe, "dashboard", "--store", str(store)]
+    print(f"\ndashboard: {url}   (start it with: {' '.join(command)})")
     if start and sys.stdin.isatty():
         print("starting the dashboard; press Ctrl+C to stop it")
-        try:
-            subprocess.run([*command.split(), "--port", "8501"], check=False)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.suppress(KeyboardInterrupt):
+            subprocess.run(command, check=False)
 
 
 def main(argv: list[str] | None = None) -> int:
