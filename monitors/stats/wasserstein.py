@@ -41,3 +41,16 @@ def normed_wasserstein(ref_sorted: np.ndarray, win: np.ndarray, ref_std: float) 
         raise ValueError(f"ref_std must be a finite non-negative number, got {ref_std!r}")
     w = wasserstein_sorted(ref_sorted, np.sort(np.asarray(win, dtype=np.float64)))
     return w / max(float(ref_std), 1e-3)
+
+
+def wasserstein_counts(ref_counts: np.ndarray, win_counts: np.ndarray) -> float:
+    """``W_1`` between two histograms over the same unit-spaced support ``0, 1, ..., k-1``.
+
+    >>> wasserstein_counts(np.array([1, 0, 0]), np.array([0, 0, 1]))
+    2.0
+    """
+    p = np.asarray(ref_counts, np.float64)
+    q = np.asarray(win_counts, np.float64)
+    if p.shape != q.shape or not (p.sum() > 0 and q.sum() > 0):
+        raise ValueError("wasserstein_counts: same-length counts with positive totals expected")
+    return float(np.abs(np.cumsum(p / p.sum()) - np.cumsum(q / q.sum()))[:-1].sum())
