@@ -64,6 +64,8 @@ class Pipeline:
         self.alert_rows: list[dict[str, Any]] = []
         self.counters = {"rows_logged": 0, "edge_cases": 0, "quarantined": 0}
         self.last_error: str | None = None
+        # Failed segment writes not yet recorded in the metrics table (recorded once one works).
+        self.write_errors = 0
 
     # -- processing ------------------------------------------------------------------------
     def process(self, calls: list[LogCall]) -> None:
@@ -145,11 +147,12 @@ class Pipeline:
         if not len(idx):
             return
         table = batch.take(idx).stored_table()
-        reasons = [[] for _ in idx]
-        for reason, mask, _ in masks:
-            for j in np.flatnonzero(mask[idx]):
-                reasons[j].append(reason)
-        table = table.append_column("reasons", pa.array(reasons, pa.list_(pa.string())))
+        # reasons: for each selected row, the formulas that selected it (built column-wise).
+        hits = np.stack([mask[idx] for _, mask, _ in masks], axis=1)
+        names = np.array([reason for reason, _, _ in masks], dtype=object)
+        offsets = np.concatenate([[0], np.cumsum(hits.sum(axis=1))]).astype(np.int32)
+        values = pa.array(np.tile(names, len(idx))[hits.ravel()], pa.string())
+        table = table.append_column("reasons", pa.ListArray.from_arrays(offsets, values))
         for _, _, leaves in masks:
             for leaf, values in leaves.items():
                 name = f"signal.{leaf}"
@@ -221,7 +224,7 @@ class Pipeline:
         )  # fmt: skip
 
     def _quarantine_all(self, batch: Batch, kind: str, check: str, reason: str) -> None:
-        rows = [batch.row_json(i) for i in range(len(batch))]
+        rows = batch.rows_json(np.arange(len(batch)))
         self.buffers["quarantine"].append(
             quarantine_table(batch.ids, batch.ts, monitor=kind, check=check, column="",
                              values=[None] * len(batch), reasons=reason, rows=rows)
@@ -258,6 +261,12 @@ class Pipeline:
     def write(self) -> bool:
         """Write every buffer as one segment per table; False (buffers kept) if the disk failed."""
         ok = True
+        if self.write_errors:
+            self.metric_rows.append(
+                metric_row(monitor="framework", check="write", column="", metric="write_errors",
+                           value=self.write_errors, n=0)
+            )  # fmt: skip
+            self.write_errors = 0
         pending = [(name, tables) for name, tables in self.buffers.items() if tables]
         if self.metric_rows:
             pending.append(("metrics", [metrics_table(self.metric_rows, self.store.writer_id)]))
@@ -271,6 +280,7 @@ class Pipeline:
                     raise
                 ok = False
                 self._report(f"writing {name} failed, rows kept in memory to retry: {exc}")
+                self.write_errors += 1
                 continue
             if name in self.buffers:
                 self.buffers[name] = []

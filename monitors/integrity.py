@@ -199,7 +199,7 @@ class IntegrityMonitor(Monitor):
             column=self.column,
             values=values,
             reasons=reason,
-            rows=[batch.row_json(int(i)) for i in idx],
+            rows=batch.rows_json(idx),
         )
 
     def _close_window(self) -> MonitorResult:
