@@ -17,7 +17,7 @@ numeric      n_ref <= 1,000      ``ks``                                 p-value 
 numeric      n_ref > 1,000       ``wasserstein`` (normed by ref std)    distance > 0.1
 categorical  n_ref <= 1,000      ``chi2``                               p-value < 0.05
 categorical  n_ref > 1,000       ``js`` (Jensen-Shannon distance)       distance > 0.1
-text         any                 ``js`` on word frequencies + ``oov``   > 0.1 / OOV +0.05
+text         any                 ``js`` on word frequencies + ``oov``   > 0.1 / OOV +0.01
 embedding    any                 ``mmd`` (RBF kernel, permutations)     p-value < 0.05
 ===========  ==================  =====================================  =====================
 
@@ -50,7 +50,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "psi": 0.1,
     "wasserstein": 0.1,
     "js": 0.1,
-    "oov": 0.05,
+    "oov": 0.01,
     "length": 0.1,
     "empty": 0.05,
 }

@@ -218,6 +218,16 @@ class TextProfile(ColumnProfile):
         """Share of the reference's own tokens outside the kept vocabulary."""
         return self.other_tokens / self.total_tokens if self.total_tokens else 0.0
 
+    @property
+    def expected_oov_rate(self) -> float:
+        """OOV share expected of *new* text from the reference distribution (Good-Turing).
+
+        New text contains words the reference never saw at about the rate of words seen once
+        (the missing-mass estimate), on top of tokens outside the kept vocabulary.
+        """
+        hapax = int((self.counts == 1).sum())
+        return (self.other_tokens + hapax) / self.total_tokens if self.total_tokens else 0.0
+
     @classmethod
     def build(cls, arr: pa.Array, opts: ProfileOptions) -> TextProfile:
         s = as_strings(arr)

@@ -1,0 +1,220 @@
+"""DATA_DRIFT: how far each production window of a column has moved from a reference profile.
+
+Configuration (a dict in ``checks``, or :class:`DataDriftConfig`)::
+
+    {"type": Monitor.DATA_DRIFT,
+     "measurable_args": {"type": MeasurableType.INPUT_FEATURE, "feature_name": "text"},
+     "reference_dataset": "reference.parquet",  # or a saved profile, DataFrame, Dataset, Profile
+     "window": 5000,                            # rows per tumbling window, or "1h" by time
+     "method": "auto"}                          # or "ks", "psi", ... or a list of them
+
+The reference is reduced to a :class:`~monitors.profile.Profile` once, at construction (a saved
+profile file is just loaded). Each window keeps only bounded sufficient statistics
+(:mod:`monitors.stats.accumulators`); when it closes, one metrics row per statistic is written
+(``monitor="data_drift"``, ``check`` = method, ``column``, ``metric``, ``value``, ``threshold``,
+``flagged`` = drifted, ``window_start``/``window_end``, ``n``) and one alert per drifted method.
+
+Windows with fewer than ``min_rows`` non-null values report nothing (their statistics would be
+noise). :meth:`DataDriftMonitor.flush` closes the open window early when it already holds
+``min_rows`` values, otherwise its rows carry over into the next window.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import field_validator, model_validator
+
+from curate.config_base import CheckBase, MeasurableArgs
+from curate.enums import Monitor as MonitorKind
+from monitors.base import Monitor, MonitorResult, alert_row, metric_row, register
+from monitors.profile import as_profile
+from monitors.stats.accumulators import make_window
+from monitors.stats.auto import DEFAULT_THRESHOLDS, KINDS, METHODS, resolve_methods
+from monitors.windows import Windower, parse_window
+
+log = logging.getLogger("curate.monitors.drift")
+_ALL_METHODS = {"auto", *(m for ms in METHODS.values() for m in ms)}
+
+
+class DataDriftConfig(CheckBase):
+    """One column's drift check. See the module docstring and the README's table."""
+
+    type: Literal["data_drift"] = MonitorKind.DATA_DRIFT.value
+    measurable_args: MeasurableArgs
+    reference_dataset: Any
+    window: int | str = 5000
+    method: str | list[str] = "auto"
+    threshold: float | dict[str, float] | None = None
+    kind: Literal["auto", "numeric", "categorical", "text", "embedding"] = "auto"
+    min_rows: int = 100
+    bins: int = 10
+    max_window_sample: int = 50_000
+    js_bins: int = 500
+    max_vectors: int = 500
+    n_permutations: int = 200
+    seed: int = 0
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: int | str) -> int | str:
+        parse_window(v)
+        return v
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, v: str | list[str]) -> str | list[str]:
+        names = [v] if isinstance(v, str) else v
+        bad = [m for m in names if m not in _ALL_METHODS]
+        if bad or not names:
+            raise ValueError(
+                f"unknown method {bad[0] if bad else v!r}; choose from "
+                + ", ".join(sorted(_ALL_METHODS))
+            )
+        return v
+
+    @field_validator("min_rows", "bins", "max_window_sample", "js_bins", "max_vectors")
+    @classmethod
+    def _positive(cls, v: int, info: Any) -> int:
+        low = 2 if info.field_name in ("bins", "max_vectors") else 1
+        if v < low:
+            raise ValueError(f"{info.field_name} must be >= {low}, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> DataDriftConfig:
+        if isinstance(self.threshold, dict):
+            bad = [k for k in self.threshold if k not in DEFAULT_THRESHOLDS]
+            if bad:
+                raise ValueError(
+                    f"threshold has unknown method {bad[0]!r}; valid: "
+                    + ", ".join(DEFAULT_THRESHOLDS)
+                )
+        if self.reference_dataset is None:
+            raise ValueError("reference_dataset is required")
+        return self
+
+
+@register
+class DataDriftMonitor(Monitor):
+    """Windowed drift statistics of one column against a reference profile."""
+
+    kind = MonitorKind.DATA_DRIFT.value
+    config_model = DataDriftConfig
+
+    def __init__(self, config: Any, context: Any) -> None:
+        if not isinstance(config, DataDriftConfig):
+            config = DataDriftConfig.model_validate(config)
+        super().__init__(config, context)
+        self.measurable = config.measurable_args
+        self.column = self.measurable.label
+        kinds = None if config.kind == "auto" else {self.column: config.kind}
+        profile = as_profile(config.reference_dataset, [self.column], kinds)
+        self.profile = profile[self.column]
+        if config.kind != "auto" and self.profile.kind != config.kind:
+            raise ValueError(
+                f"kind={config.kind!r} but the reference profile of {self.column!r} is "
+                f"{self.profile.kind}; rebuild the profile with that kind"
+            )
+        if self.profile.n == 0:
+            raise ValueError(f"reference_dataset: column {self.column!r} has no non-null values")
+        self.methods = resolve_methods(config.method, self.profile.kind, self.profile.n)
+        self.thresholds = self._thresholds(config.threshold)
+        self.state = make_window(
+            self.profile,
+            self.methods,
+            self.thresholds,
+            bins=config.bins,
+            max_sample=config.max_window_sample,
+            js_bins=config.js_bins,
+            max_vectors=config.max_vectors,
+            n_perm=config.n_permutations,
+            seed=config.seed,
+        )
+        self.windower = Windower(config.window)
+        self._first: int | None = None
+        self._last: int | None = None
+
+    def _thresholds(self, given: float | dict[str, float] | None) -> dict[str, float]:
+        out = {m: DEFAULT_THRESHOLDS[m] for m in self.methods}
+        if isinstance(given, dict):
+            out.update({m: float(v) for m, v in given.items() if m in out})
+        elif given is not None:
+            out = {m: float(given) for m in out}
+        return out
+
+    def process(self, batch: Any) -> MonitorResult:
+        """Add a batch to the open window(s); report every window that closes."""
+        result = MonitorResult()
+        if len(batch) == 0:
+            return result
+        try:
+            arr = batch.column(self.measurable.type, self.measurable.feature_name)
+        except KeyError:
+            return result  # e.g. a ground-truth-only batch: nothing to measure here
+        for piece in self.windower.split(batch.ts):
+            if piece.stop > piece.start:
+                self.state.update(arr.slice(piece.start, piece.stop - piece.start))
+                if self._first is None:
+                    self._first = int(batch.ts[piece.start])
+                self._last = int(batch.ts[piece.stop - 1])
+            if piece.closes:
+                result.extend(self._close())
+        return result
+
+    def flush(self) -> MonitorResult:
+        """Close the open window early if it has ``min_rows`` values; else keep it open."""
+        if self.state.n < self.config.min_rows:
+            return MonitorResult()
+        result = self._close()
+        if self.windower.mode == "rows":
+            self.windower.rows_in_window = 0
+        return result
+
+    def _close(self) -> MonitorResult:
+        result = MonitorResult()
+        if self._first is not None and self.state.n >= self.config.min_rows:
+            start, end = self.windower.window_bounds(self._first, self._last or self._first)
+            for row in self.state.evaluate():
+                result.metrics.append(
+                    metric_row(
+                        monitor=self.kind,
+                        column=self.column,
+                        window_start=start,
+                        window_end=end,
+                        **row,
+                    )  # fmt: skip
+                )
+                if row["flagged"]:
+                    result.alerts.append(self._alert(row, start, end))
+        elif self.state.rows:
+            log.debug(
+                "%s: window of %d values below min_rows, not reported", self.column, self.state.n
+            )
+        self.state.reset()
+        self._first = self._last = None
+        return result
+
+    def _alert(self, row: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+        def iso(us: int) -> str:
+            return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
+
+        side = "below" if row["metric"].endswith("pvalue") else "above"
+        message = (
+            f"data drift in {self.column!r}: {row['metric']} = {row['value']:.4g} is {side} "
+            f"{row['threshold']:.4g} over {row['n']:,} values ({iso(start)} to {iso(end)})"
+        )
+        return alert_row(
+            monitor=self.kind,
+            check=row["check"],
+            column=self.column,
+            metric=row["metric"],
+            value=row["value"],
+            threshold=row["threshold"],
+            message=message,
+        )
+
+
+__all__ = ["KINDS", "DataDriftConfig", "DataDriftMonitor"]
