@@ -9,9 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -72,23 +72,10 @@ def test_sigkill_while_logging_loses_no_acknowledged_row(tmp_path: Path) -> None
     script = tmp_path / "logger.py"
     script.write_text(LOGGER)
     store_dir = tmp_path / "store"
-    acknowledged = []
-    lanes = 2  # two writers at a time: the kills also land while another process writes
-    for base in range(0, 50, lanes):
-        results: list[tuple[int, int] | None] = [None] * lanes
-        threads = [
-            threading.Thread(
-                target=lambda i=i: results.__setitem__(
-                    i, _kill_trial(script, store_dir, 1000 + base + i)
-                )
-            )
-            for i in range(lanes)
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        acknowledged.extend(r for r in results if r is not None)
+    # Two writers at a time: the kills also land while another process is writing.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda seed: _kill_trial(script, store_dir, seed), range(50)))
+    acknowledged = [r for r in results if r is not None]
     assert len(acknowledged) == 50, "every trial acknowledges at least one flush"
 
     store = Store(store_dir)
