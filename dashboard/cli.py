@@ -1,0 +1,92 @@
+"""``curate dashboard``: serve the Streamlit app on a store.
+
+``curate.cli`` calls :func:`add_subcommand` on its subparsers; ``python -m dashboard.cli
+dashboard --store DIR`` does the same on its own. The app is bound to loopback unless ``--host``
+says otherwise.
+
+>>> args = build_parser().parse_args(["dashboard", "--store", "s"])
+>>> streamlit_command(args)[-3:]
+['--', '--store', '.../s']
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+APP = Path(__file__).with_name("app.py")
+
+
+def add_subcommand(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``dashboard`` (``--store``, ``--host``, ``--port``) on ``argparse`` subparsers."""
+    parser = subparsers.add_parser("dashboard", help="serve the Streamlit dashboard on a store")
+    parser.add_argument("--store", default="curate_data", help="the store folder (curate_data)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8501, help="port (8501)")
+    parser.add_argument(
+        "--retrain-after",
+        type=int,
+        help="the Framework's retrain_after, to show progress toward it when the store has none",
+    )
+    parser.set_defaults(func=run_dashboard)
+    return parser
+
+
+def streamlit_command(args: argparse.Namespace) -> list[str]:
+    """The ``streamlit run`` command line for ``args``."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP)]
+    cmd += ["--server.address", args.host, "--server.port", str(args.port)]
+    cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    cmd += ["--"]
+    if getattr(args, "retrain_after", None):
+        cmd += ["--retrain-after", str(args.retrain_after)]
+    cmd += ["--store", str(Path(args.store).expanduser().absolute())]
+    return cmd
+
+
+def url(host: str, port: int) -> str:
+    """The address to open in a browser (``0.0.0.0`` is shown as ``127.0.0.1``)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Run Streamlit in the foreground until it exits (Ctrl-C stops it)."""
+    store = Path(args.store).expanduser().absolute()
+    print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)
+    env = {**os.environ, "CURATE_STORE": str(store)}
+    proc = subprocess.Popen(streamlit_command(args), env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A parser with only the ``dashboard`` subcommand (``python -m dashboard.cli``)."""
+    parser = argparse.ArgumentParser(prog="curate")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_subcommand(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m dashboard.cli dashboard --store DIR``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

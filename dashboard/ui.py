@@ -1,0 +1,95 @@
+"""Streamlit helpers shared by the pages: which store, empty states, number formatting.
+
+The store reaches the app as ``--store PATH`` after ``--`` on the ``streamlit run`` command
+line (what ``curate dashboard`` passes), else from ``CURATE_STORE``, else ``curate_data``.
+
+>>> resolve_store(["--store", "/tmp/x"], {}).as_posix()
+'/tmp/x'
+>>> fmt_pct(0.0512)
+'5.12%'
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import streamlit as st
+
+STORE_KEY = "curate_store"
+QUICK_START = "see the README's Quick start"
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--store")
+    parser.add_argument("--retrain-after", type=int)
+    args, _ = parser.parse_known_args(list(argv))
+    return args
+
+
+def resolve_store(argv: Sequence[str], env: Mapping[str, str]) -> Path:
+    """The store folder from ``argv`` (``--store``), ``CURATE_STORE`` or ``curate_data``."""
+    value = _parse(argv).store or env.get("CURATE_STORE") or "curate_data"
+    return Path(value).expanduser().absolute()
+
+
+def retrain_after_arg(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
+    """``--retrain-after`` from ``argv`` or ``CURATE_RETRAIN_AFTER`` (``None`` if neither)."""
+    value = _parse(argv).retrain_after
+    if value is None and env.get("CURATE_RETRAIN_AFTER", "").isdigit():
+        value = int(env["CURATE_RETRAIN_AFTER"])
+    return value if value and value > 0 else None
+
+
+def init_store() -> Path:
+    """Resolve the store once per session and remember it in the session state."""
+    if STORE_KEY not in st.session_state:
+        st.session_state[STORE_KEY] = str(resolve_store(sys.argv[1:], os.environ))
+    return Path(st.session_state[STORE_KEY])
+
+
+def store_root() -> Path:
+    """The store this session shows."""
+    return init_store()
+
+
+def no_store(root: Path) -> None:
+    """The empty state of every page when the folder is not a store yet."""
+    st.info(
+        f"No curate store at `{root}` yet. Log rows with a `Framework` whose config has "
+        f'`"retraining_folder": "{root}"` (or start the dashboard with `--store` pointing at '
+        f"your store); {QUICK_START}.",
+        icon=":material/folder_off:",
+    )
+
+
+def empty(message: str) -> None:
+    """An empty-state note that explains how to get data onto the page."""
+    st.info(message, icon=":material/info:")
+
+
+def fmt_int(value: int | float | None) -> str:
+    """``1,234`` (``–`` for missing)."""
+    return "–" if value is None else f"{int(value):,}"
+
+
+def fmt_pct(value: float | None, digits: int = 2) -> str:
+    """``5.12%`` (``–`` for missing)."""
+    return "–" if value is None else f"{value:.{digits}%}"
+
+
+def fmt_float(value: float | None, digits: int = 3) -> str:
+    """A float with ``digits`` decimals (``–`` for missing)."""
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+STATUS_ICONS = {"succeeded": "✅", "running": "⏳", "failed": "❌"}
+
+
+def status_label(status: str) -> str:
+    """A run status with its icon, e.g. ``✅ succeeded``."""
+    return f"{STATUS_ICONS.get(status, '•')} {status}"
