@@ -85,7 +85,8 @@ def _python_type_key(v: Any) -> str:
     if isinstance(v, bool | np.bool_):
         return "bool"
     if isinstance(v, int | np.integer):
-        return "int"
+        # One int beyond int64 must not null the whole column: it is its own (minority) type.
+        return "int" if -(2**63) <= v < 2**63 else "int beyond 64 bits"
     if isinstance(v, float | np.floating):
         return "float"
     if isinstance(v, str):
