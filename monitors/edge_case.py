@@ -20,6 +20,7 @@ from rapidfuzz import fuzz, process
 from curate.config_base import CheckBase
 from curate.enums import Monitor as MonitorKind
 from curate.signals import Signal
+from monitors import integrity_checks
 from monitors.base import Monitor, MonitorResult, metric_row, register
 
 
@@ -53,7 +54,7 @@ class EdgeCaseCheck(CheckBase):
 
 def hash_values(values: pa.Array) -> np.ndarray:
     """64-bit hashes of an Arrow column's values (vectorised through pandas)."""
-    return pd.util.hash_array(np.asarray(values.to_pandas(), dtype=object))
+    return integrity_checks.hash_values(values)
 
 
 class Deduper:

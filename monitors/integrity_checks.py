@@ -78,13 +78,20 @@ def between(col: pa.Array, *, lower: float, upper: float, **_: Any) -> CheckResu
 
 def in_set(col: pa.Array, *, values: Sequence[Any], **_: Any) -> CheckResult:
     """Violates where a present value is not one of ``values``."""
+    reason = f"value is not one of {list(values)!r}"[:200]
+    if pa.types.is_floating(col.type):
+        col = pc.add(col, 0.0)  # -0.0 + 0.0 is 0.0: Arrow's hash set tells the zeros apart
     try:
         options = pa.array(list(values)).cast(col.type)
         member = pc.is_in(col, value_set=options)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        member = pc.is_in(col.cast(pa.string()), value_set=pa.array([str(v) for v in values]))
+        try:
+            text = col.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # lists, structs: never members
+            return _present(col), reason
+        member = pc.is_in(text, value_set=pa.array([str(v) for v in values]))
     ok = member.to_numpy(zero_copy_only=False)
-    return _present(col) & ~ok, f"value is not one of {list(values)!r}"[:200]
+    return _present(col) & ~ok, reason
 
 
 def matches(col: pa.Array, *, pattern: str, **_: Any) -> CheckResult:
@@ -139,6 +146,19 @@ def z_score(col: pa.Array, *, mean: float, std: float, z_threshold: float = 3.0,
     )
 
 
+def hash_values(col: pa.Array) -> np.ndarray:
+    """64-bit hashes of an Arrow column's values (vectorised through pandas).
+
+    Lists, structs and maps become numpy arrays or dicts in pandas, which cannot be hashed:
+    their ``repr`` is hashed instead.
+    """
+    if pa.types.is_nested(col.type):
+        values = np.array([None if v is None else repr(v) for v in col.to_pylist()], dtype=object)
+    else:
+        values = np.asarray(col.to_pandas(), dtype=object)
+    return pd.util.hash_array(values)
+
+
 class DuplicateTracker:
     """Flags values already seen in this stream, remembering at most ``memory`` recent values."""
 
@@ -149,7 +169,7 @@ class DuplicateTracker:
 
     def __call__(self, col: pa.Array, **_: Any) -> CheckResult:
         present = _present(col)
-        h = pd.util.hash_array(np.asarray(col.to_pandas(), dtype=object))
+        h = hash_values(col)
         dup = (np.isin(h, self._known) | pd.Series(h).duplicated().to_numpy()) & present
         new = h[present & ~dup]
         self._chunks.append(new)
