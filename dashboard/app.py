@@ -12,7 +12,7 @@ import streamlit as st
 
 from dashboard import ui
 
-PAGES = Path(__file__).parent / "pages"
+PAGES = Path(__file__).parent / "app_pages"
 
 # (file, title, icon, url path); the first page is the default.
 PAGE_SPECS = (

@@ -113,14 +113,15 @@ def histogram_frame(reference: np.ndarray, current: np.ndarray | None, bins: int
     pooled = np.concatenate(values) if values else np.zeros(0)
     pooled = pooled[np.isfinite(pooled)]
     if not len(pooled):
-        return pd.DataFrame(columns=["bin", "source", "share"])
+        return pd.DataFrame(columns=["bin", "bin_end", "source", "share"])
     edges = np.histogram_bin_edges(pooled, bins=bins)
     rows = []
     for source, x in zip(("reference", "current"), values, strict=False):
         counts, _ = np.histogram(x[np.isfinite(x)], bins=edges)
         shares = counts / max(counts.sum(), 1)
-        for lo, share in zip(edges[:-1], shares, strict=True):
-            rows.append({"bin": float(lo), "source": source, "share": float(share)})
+        for lo, hi, share in zip(edges[:-1], edges[1:], shares, strict=True):
+            rows.append({"bin": float(lo), "bin_end": float(hi), "source": source,
+                         "share": float(share)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -130,7 +131,8 @@ def histogram_chart(df: pd.DataFrame, title: str) -> alt.Chart:
         alt.Chart(df)
         .mark_bar(opacity=0.55)
         .encode(
-            x=alt.X("bin:Q", bin="binned", title="value (bin start)"),
+            x=alt.X("bin:Q", bin="binned", title="value"),
+            x2="bin_end:Q",
             y=alt.Y("share:Q", stack=None, axis=alt.Axis(format="%")),
             color=alt.Color("source:N", title=None),
             tooltip=["bin:Q", "source:N", alt.Tooltip("share:Q", format=".2%")],

@@ -24,7 +24,7 @@ QUICK_START = "see the README's Quick start"
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--store")
     parser.add_argument("--retrain-after", type=int)
     args, _ = parser.parse_known_args(list(argv))
@@ -87,9 +87,9 @@ def fmt_float(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-STATUS_ICONS = {"succeeded": "✅", "running": "⏳", "failed": "❌"}
+STATUS_COLORS = {"succeeded": "green", "running": "blue", "failed": "red"}
 
 
-def status_label(status: str) -> str:
-    """A run status with its icon, e.g. ``✅ succeeded``."""
-    return f"{STATUS_ICONS.get(status, '•')} {status}"
+def status_badge(status: str) -> str:
+    """A run status as a coloured Markdown badge, e.g. ``:green-badge[succeeded]``."""
+    return f":{STATUS_COLORS.get(status, 'gray')}-badge[{status}]"

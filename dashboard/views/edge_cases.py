@@ -70,7 +70,7 @@ def _filters(root: Path, df: pd.DataFrame) -> filters.EdgeCaseFilter:
 
 def _time_range(df: pd.DataFrame) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
     lo, hi = df["ts"].min(), df["ts"].max()
-    if pd.isna(lo) or lo == hi:
+    if pd.isna(lo) or (hi - lo) < pd.Timedelta(seconds=2):
         return None, None
     naive_lo = lo.tz_convert("UTC").tz_localize(None).to_pydatetime()
     naive_hi = hi.tz_convert("UTC").tz_localize(None).to_pydatetime()

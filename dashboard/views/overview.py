@@ -84,7 +84,7 @@ def _latest_run(o: data.Overview) -> None:
             "collected and the config has `training_args`, or run `curate train --store ...`."
         )
         return
-    st.markdown(f"**{run.run_id}** — {ui.status_label(run.status)}")
+    st.markdown(f"**{run.run_id}** — {ui.status_badge(run.status)}")
     m = run.metrics
     cols = st.columns(3)
     cols[0].metric("Rows trained on", ui.fmt_int(run.record.get("snapshot_rows")))
@@ -94,7 +94,7 @@ def _latest_run(o: data.Overview) -> None:
     cols[2].metric("Perplexity before", ui.fmt_float(before, 2))
     if run.error:
         st.error(run.error.splitlines()[0][:300])
-    st.page_link("pages/training.py", label="Training runs", icon=":material/arrow_forward:")
+    st.page_link("app_pages/training.py", label="Training runs", icon=":material/arrow_forward:")
 
 
 def _drift(o: data.Overview) -> None:
@@ -108,7 +108,7 @@ def _drift(o: data.Overview) -> None:
         st.warning("Drifted in the latest window: " + ", ".join(f"`{c}`" for c in o.drift_columns))
     else:
         st.success(f"No drift in the latest window ({o.drift_monitored} columns monitored).")
-    st.page_link("pages/drift.py", label="Drift", icon=":material/arrow_forward:")
+    st.page_link("app_pages/drift.py", label="Drift", icon=":material/arrow_forward:")
 
 
 def _alerts(root: Path) -> None:

@@ -38,9 +38,7 @@ def render() -> None:
 
 
 def _runs_table(runs: list[data.RunInfo]) -> None:
-    frame = data.runs_frame(runs)
-    frame["status"] = frame["status"].map(ui.status_label)
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(data.runs_frame(runs), hide_index=True, width="stretch")
 
 
 def _pick_run(runs: list[data.RunInfo]) -> data.RunInfo:
@@ -60,7 +58,7 @@ def _pick_run(runs: list[data.RunInfo]) -> data.RunInfo:
 def _run_details(run: data.RunInfo) -> None:
     rec, m = run.record, run.metrics
     st.markdown(
-        f"**{run.run_id}** — {ui.status_label(run.status)} · trigger `{rec.get('trigger')}` · "
+        f"**{run.run_id}** — {ui.status_badge(run.status)} · trigger `{rec.get('trigger')}` · "
         f"{ui.fmt_int(rec.get('snapshot_rows'))} rows · from `{rec.get('base_model') or '?'}`"
     )
     if run.error:

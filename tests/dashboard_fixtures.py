@@ -1,0 +1,148 @@
+"""Stores for the dashboard tests: the real log pipeline, plus schema-true runs, drift and profiles.
+
+Runs are written through :class:`curate.runs.RunRegistry` with the files the trainer writes
+(``history.parquet``, ``probes.parquet``, ``training_args.json``); drift metrics through the
+metrics table's fixed schema, as the drift monitor writes them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate import Framework, Signal
+from curate.runs import RunRegistry
+from curate.store import Store, now_us
+from monitors.base import alert_row, alerts_table, metric_row, metrics_table
+
+PROBES = ["Nike shoes are very [MASK].", "The new hoodies are [MASK]."]
+BEFORE = {"Nike shoes are very [MASK].": ["expensive", "heavy", "good"],
+          "The new hoodies are [MASK].": ["ugly", "cheap", "nice"]}  # fmt: skip
+AFTER = {"Nike shoes are very [MASK].": ["comfortable", "durable", "good"],
+         "The new hoodies are [MASK].": ["great", "nice", "soft"]}  # fmt: skip
+N_LOGGED = 20_000
+DRIFT_WINDOWS = 12
+
+
+def pipeline_store(root: Path, n: int = N_LOGGED) -> dict:
+    """Log ``n`` generated product reviews through a real Framework; return its stats."""
+    from examples.product_reviews.data import generate
+
+    nike = Signal.contains("nike")
+    product = Signal.contains(["shoes", "wear", "tshirts", "hoodies", "trousers"])
+    positive = Signal.contains(["comfortable", "durable", "great", "amazing", "nice", "good"])
+    cfg = {
+        "checks": [
+            {"type": "edge_case", "signal_formulae": nike & product & positive},
+            {
+                "type": "data_integrity",
+                "measurable_args": {"type": "input_feature", "feature_name": "text"},
+                "integrity_type": "non_null",
+                "window": 2000,
+            },
+        ],
+        "retraining_folder": str(root),
+        "retrain_after": 500,
+    }
+    with Framework(cfg) as fw:
+        fw.log(inputs={"text": list(generate(n))})
+        return fw.stats()
+
+
+def add_run(root: Path, *, model_dir: Path | None = None, finish: bool = True) -> str:
+    """Record a training run with history, probes and metrics; ``finish=False`` leaves it killed."""
+    store = Store(root)
+    run = RunRegistry(store).create(
+        snapshot=store.files("retraining"), trigger="auto", kind="trainer",
+        config={"retrain_after": 500},
+    )  # fmt: skip
+    run.update(started_at=run.record["created_at"], base_model="curate/offline-default")
+    if not finish:
+        return run.run_id
+    _write_history(run.path)
+    _write_probes(run.path)
+    (run.path / "training_args.json").write_text(json.dumps({"epochs": 1, "probes": PROBES}))
+    model_path = f"runs/{run.run_id}/model"
+    if model_dir is not None:
+        (run.path / "model").symlink_to(model_dir, target_is_directory=True)
+    run.finish(
+        metrics={"eval_loss_before": 3.2, "eval_loss_after": 2.1,
+                 "perplexity_before": math.exp(3.2), "perplexity_after": math.exp(2.1)},
+        model_path=model_path,
+    )  # fmt: skip
+    return run.run_id
+
+
+def _write_history(folder: Path) -> None:
+    steps = np.arange(0, 50, 5)
+    loss = 3.5 * np.exp(-steps / 40) + 1.5
+    eval_loss = np.where(steps % 10 == 0, loss + 0.1, np.nan)
+    table = pa.table(
+        {
+            "step": pa.array(steps, pa.int64()),
+            "epoch": steps / 50.0,
+            "loss": loss,
+            "eval_loss": pa.array(eval_loss, from_pandas=True),
+            "perplexity": pa.array(np.exp(eval_loss), from_pandas=True),
+            "learning_rate": np.linspace(5e-5, 0, len(steps)),
+        }
+    )
+    pq.write_table(table, folder / "history.parquet")
+
+
+def _write_probes(folder: Path) -> None:
+    rows = []
+    for stage, preds in (("before", BEFORE), ("after", AFTER)):
+        for probe, tokens in preds.items():
+            for rank, token in enumerate(tokens, start=1):
+                rows.append({"probe": probe, "stage": stage, "rank": rank, "token": token,
+                             "score": round(0.5 / rank, 3)})  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), folder / "probes.parquet")
+
+
+def add_drift(root: Path, windows: int = DRIFT_WINDOWS) -> None:
+    """Drift statistics for ``text`` (js) and ``rating`` (wasserstein); the last window drifts."""
+    store = Store(root)
+    start = now_us() - windows * 60_000_000
+    rows, alerts = [], []
+    for w in range(windows):
+        ws, we = start + w * 60_000_000, start + (w + 1) * 60_000_000
+        drifted = w == windows - 1
+        for column, check, value in (("text", "js", 0.02 + 0.2 * drifted),
+                                     ("rating", "wasserstein", 0.03 + 0.01 * w)):  # fmt: skip
+            flagged = value > 0.1
+            rows.append(metric_row(monitor="data_drift", check=check, column=column, metric=check,
+                                   value=value, n=1000, threshold=0.1, flagged=flagged,
+                                   window_start=ws, window_end=we))  # fmt: skip
+            if flagged:
+                alerts.append(alert_row(monitor="data_drift", check=check, column=column,
+                                        metric=check, value=value, threshold=0.1,
+                                        message=f"{column}: {check} {value:.3f} > 0.1"))  # fmt: skip
+    store.write("metrics", metrics_table(rows, store.writer_id))
+    if alerts:
+        store.write("alerts", alerts_table(alerts))
+
+
+def add_profile(root: Path) -> Path:
+    """A reference profile of generated reviews, a numeric ``rating`` and a ``category``."""
+    from examples.product_reviews.data import generate
+    from monitors.profile import build_profile
+
+    rng = np.random.default_rng(0)
+    n = 2000
+    table = pa.table(
+        {
+            "text": generate(n, seed=1),
+            "rating": rng.normal(4.0, 0.5, n),
+            "category": rng.choice(["shoes", "hoodies", "socks"], n),
+        }
+    )
+    path = root / "profiles" / "reference.profile"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    build_profile(table).save(path)
+    return path

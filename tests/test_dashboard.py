@@ -1,0 +1,280 @@
+"""The dashboard: every page with AppTest on empty stores and on a real pipeline's store.
+
+The full store is made by the real log path (a Framework with an EDGE_CASE and a DATA_INTEGRITY
+check on generated product reviews), plus schema-true training runs, drift metrics and a
+reference profile (see ``dashboard_fixtures``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from dashboard_fixtures import add_drift, add_profile, add_run, pipeline_store
+from streamlit.testing.v1 import AppTest
+
+from curate.store import Store
+from dashboard import cli, data, files, filters, ui
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+PAGES = ("overview", "edge_cases", "integrity", "drift", "training")
+
+
+def app_on(store: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """Run the app on ``store`` and switch to ``page``; fail on any exception."""
+    monkeypatch.setenv("CURATE_STORE", str(store))
+    monkeypatch.delenv("CURATE_RETRAIN_AFTER", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """Every markdown, caption, info, error and title text of the page, joined."""
+    parts = []
+    for kind in (
+        "title",
+        "markdown",
+        "caption",
+        "info",
+        "error",
+        "warning",
+        "success",
+        "subheader",
+    ):
+        parts += [str(e.value) for e in at.get(kind)]
+    return "\n".join(parts)
+
+
+def metric_values(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under ``root`` with its size and mtime (to prove nothing was written)."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() or p.is_dir()
+    }
+
+
+@pytest.fixture(scope="module")
+def full_store(tmp_path_factory) -> tuple[Path, dict, str]:
+    root = tmp_path_factory.mktemp("dash") / "store"
+    stats = pipeline_store(root)
+    good = add_run(root)
+    add_run(root, finish=False)  # killed: reads as failed
+    add_drift(root)
+    add_profile(root)
+    return root, stats, good
+
+
+# -- empty stores ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_missing_store(page, tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere"
+    at = app_on(missing, page, monkeypatch)
+    assert "No curate store at" in texts(at)
+    assert not missing.exists()
+
+
+EMPTY_HINTS = {
+    "overview": "Nothing logged yet",
+    "edge_cases": "No edge cases yet",
+    "integrity": "No integrity windows yet",
+    "drift": "No drift statistics yet",
+    "training": "No training runs yet",
+}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_empty_store(page, tmp_path, monkeypatch):
+    root = tmp_path / "store"
+    Store(root)
+    before = tree(root)
+    at = app_on(root, page, monkeypatch)
+    assert EMPTY_HINTS[page] in texts(at)
+    assert tree(root) == before
+
+
+# -- a real pipeline's store -------------------------------------------------------------------
+
+
+def test_overview_numbers(full_store, monkeypatch):
+    root, stats, _ = full_store
+    at = app_on(root, "overview", monkeypatch)
+    m = metric_values(at)
+    assert m["Rows logged"] == f"{stats['rows_logged']:,}" == "20,000"
+    assert m["Edge cases collected"] == f"{stats['edge_cases']:,}"
+    assert m["Quarantined rows"] == f"{stats['quarantined']:,}"
+    assert m["Integrity violation rate"] == f"{stats['quarantined'] / 20_000:.2%}"
+    assert m["Drifted columns"] == "2 / 2"
+    assert m["Training runs"] == "2"
+    page = texts(at)
+    assert "failed" in page and "killed?" in page  # the latest run was killed
+    assert "of 500 edge cases toward the next training run" in at.get("progress")[0].proto.text
+    assert len(at.dataframe[0].value) == 10  # recent alerts
+
+
+def test_overview_progress_counts_new_edge_cases(full_store, monkeypatch, tmp_path):
+    root, stats, _ = full_store
+    monkeypatch.setenv("CURATE_STORE", str(root))
+    monkeypatch.setenv("CURATE_RETRAIN_AFTER", "2000")
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    assert not at.exception
+    assert "0 of 2,000 edge cases" in at.get("progress")[0].proto.text
+
+
+def test_edge_cases_page(full_store, monkeypatch):
+    root, stats, _ = full_store
+    at = app_on(root, "edge_cases", monkeypatch)
+    n = stats["edge_cases"]
+    assert metric_values(at)["Matching edge cases"] == f"{n:,} of {n:,}"
+    assert len(at.get("vega_lite_chart")) == 1  # counts over time per reason
+    assert len(at.dataframe[0].value) == min(n, 1000)
+    at.text_input(key="ec_query").set_value("durable hoodies").run()
+    assert not at.exception
+    shown = at.dataframe[0].value
+    assert 0 < len(shown) < n
+    assert shown["score"].min() >= 80
+    assert all("hood" in t.lower() or "durable" in t.lower() for t in shown["text"])
+    assert len(at.get("download_button")) == 2
+
+
+def test_edge_cases_reason_filter(full_store, monkeypatch):
+    root, stats, _ = full_store
+    at = app_on(root, "edge_cases", monkeypatch)
+    reason = at.multiselect[0].options[0]
+    at.multiselect[0].select(reason).run()
+    assert not at.exception
+    n = stats["edge_cases"]
+    assert metric_values(at)["Matching edge cases"] == f"{n:,} of {n:,}"
+
+
+def test_integrity_page(full_store, monkeypatch):
+    root, stats, _ = full_store
+    at = app_on(root, "integrity", monkeypatch)
+    summary = at.dataframe[0].value
+    row = summary.iloc[0]
+    assert (row["check"], row["column"], row["windows"]) == ("non_null", "text", 10)
+    assert row["violations"] == stats["quarantined"]
+    assert len(at.get("vega_lite_chart")) == 1
+    by_reason = at.dataframe[1].value
+    assert by_reason["rows"].sum() == stats["quarantined"]
+    assert len(at.dataframe[2].value) == 500  # newest quarantined rows
+    assert f"{stats['quarantined']:,} rows" in texts(at)
+
+
+def test_drift_page(full_store, monkeypatch):
+    root, _, _ = full_store
+    at = app_on(root, "drift", monkeypatch)
+    latest = at.dataframe[0].value
+    assert sorted(latest["column"]) == ["rating", "text"]
+    assert latest["flagged"].all()
+    assert at.selectbox[0].value == "rating"
+    # the statistic over windows, and the reference histogram
+    assert len(at.get("vega_lite_chart")) == 2
+    assert len(at.dataframe[-1].value) == 5  # drift alerts
+    at.selectbox[0].set_value("text").run()
+    assert not at.exception
+    assert at.selectbox[2].value == "edge cases (retraining set)"
+    oov = metric_values(at)["Out-of-vocabulary tokens (current)"]
+    assert oov.endswith("%")
+    assert len(at.get("vega_lite_chart")) == 3  # js over windows, words per text, top tokens
+
+
+def test_training_page(full_store, monkeypatch):
+    root, _, good = full_store
+    at = app_on(root, "training", monkeypatch)
+    runs = at.dataframe[0].value
+    assert list(runs["status"]) == ["failed", "succeeded"]
+    assert at.selectbox[0].value == good
+    m = metric_values(at)
+    assert m["Eval loss before"] == "3.200" and m["Eval loss after"] == "2.100"
+    assert m["Perplexity after"] == "8.166"
+    table = at.table[0].value
+    assert list(table.columns) == ["before", "before score", "after", "after score"]
+    assert "comfortable" in set(table["after"]) and "expensive" in set(table["before"])
+    assert len(table) == 6
+    assert len(at.get("vega_lite_chart")) == 3  # loss, perplexity, probes
+
+
+def test_training_playground_predicts_with_a_run_model(tmp_path, monkeypatch):
+    from trainer_fixtures import make_tiny_mlm
+
+    root = tmp_path / "store"
+    pipeline_store(root, n=2000)
+    run_id = add_run(root, model_dir=make_tiny_mlm(tmp_path / "tiny"))
+    at = app_on(root, "training", monkeypatch)
+    label = f"run: {run_id}"
+    assert label in at.multiselect[0].options
+    at.multiselect[0].set_value([label])
+    at.text_input[0].set_value("nike shoes are very [MASK]")
+    at.form_submit_button[0].click().run(timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    table = at.table[-1].value
+    assert list(table.columns) == [label, f"{label} score"]
+    assert len(table) == 5
+
+
+# -- the query layer ---------------------------------------------------------------------------
+
+
+def test_reads_are_incremental_and_see_new_segments(tmp_path):
+    root = tmp_path / "store"
+    store = Store(root)
+    row = {"metric": ["rows_logged"], "monitor": ["framework"], "value": [5.0]}
+    store.write("metrics", pa.table(row))
+    assert data.rows_logged(root) == 5
+    first = files.read_table(root, "metrics", ["value"])
+    store.write("metrics", pa.table(row))
+    assert data.rows_logged(root) == 10
+    second = files.read_table(root, "metrics", ["value"])
+    assert second.num_rows == 2 and first.num_rows == 1
+    (root / "metrics" / ".tmp-part-x.parquet").write_bytes(b"partial")  # ignored
+    assert data.rows_logged(root) == 10
+
+
+def test_killed_run_reads_failed_and_pending_counts_new_segments(full_store):
+    root, stats, _ = full_store
+    runs = data.list_runs(root)
+    assert [r.status for r in runs] == ["succeeded", "failed"]
+    assert "killed" in runs[-1].error
+    assert data.pending_edge_cases(root, runs[-1]) == 0
+    assert data.pending_edge_cases(root, None) == stats["edge_cases"]
+    assert data.retrain_after(root, runs) == 500
+
+
+def test_filters_and_bins():
+    ts = pd.to_datetime(["2026-01-01 00:00", "2026-01-01 01:00", "2026-01-02 00:00"], utc=True)
+    df = pd.DataFrame({"ts": ts, "text": ["Nike shoes", "Nike socks", "adidas"],
+                       "reasons": [["a"], ["a", "b"], ["b"]],
+                       "signal.x": [True, False, True]})  # fmt: skip
+    assert len(filters.filter_edge_cases(df, filters.EdgeCaseFilter(reasons=("b",)))) == 2
+    assert len(filters.filter_edge_cases(df, filters.EdgeCaseFilter(leaves=("signal.x",)))) == 2
+    late = filters.EdgeCaseFilter(start=pd.Timestamp("2026-01-01 00:30", tz="UTC"))
+    assert len(filters.filter_edge_cases(df, late)) == 2
+    found = filters.filter_edge_cases(df, filters.EdgeCaseFilter(query="nike shoe"))
+    assert found["text"].iloc[0] == "Nike shoes"
+    counts, freq = filters.counts_over_time(df)
+    assert freq == "1h" and counts["count"].sum() == 4
+
+
+def test_store_resolution_and_cli_command():
+    assert ui.resolve_store(["--store", "/x/y"], {"CURATE_STORE": "/z"}) == Path("/x/y")
+    assert ui.resolve_store([], {"CURATE_STORE": "/z"}) == Path("/z")
+    assert ui.resolve_store(["--stor", "/q"], {}) == Path("curate_data").absolute()
+    args = cli.build_parser().parse_args(["dashboard", "--store", "s"])
+    cmd = cli.streamlit_command(args)
+    assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--server.port") + 1] == "8501"
+    assert cmd[-2:] == ["--store", os.path.abspath("s")]
+    assert cli.url("0.0.0.0", 8501) == "http://127.0.0.1:8501"
