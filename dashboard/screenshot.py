@@ -121,12 +121,17 @@ def chromium(user_data_dir: Path, width: int = 1400, height: int = 1000) -> Iter
 
 
 def open_page(driver: Any, url: str, title: str, timeout: float = 45.0) -> None:
-    """Load ``url`` and wait until the page's title shows and the script has finished."""
+    """Load ``url`` and wait until the page titled ``title`` has rendered."""
+    driver.get(url)
+    wait_rendered(driver, title, timeout)
+
+
+def wait_rendered(driver: Any, title: str, timeout: float = 45.0) -> None:
+    """Wait until the page's ``<h1>`` shows ``title`` and the script run has finished."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    driver.get(url)
     wait = WebDriverWait(driver, timeout)
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), title))
     wait.until(lambda d: not _script_running(d))
