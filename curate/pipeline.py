@@ -233,12 +233,17 @@ class Pipeline:
 
     def _cell_problems(self, batch: Batch) -> np.ndarray:
         bad = np.zeros(len(batch), dtype=bool)
+        first = batch.problems[0]
+        where = (
+            f"{first.part}[{first.column!r}] row {first.row} (id {batch.ids[first.row]}): "
+            f"{first.reason}: {safe_repr(first.value)}"
+        )
         if self.strict:
-            p = batch.problems[0]
-            raise LogInputError(
-                f"{p.part}[{p.column!r}] row {p.row} (id {batch.ids[p.row]}): {p.reason}: "
-                f"{safe_repr(p.value)}"
-            )
+            raise LogInputError(where)
+        self._report(
+            f"{len(batch.problems)} value(s) could not be stored as their column's type; the "
+            f"rows are quarantined (check 'dtype'); first: {where}"
+        )
         for p in batch.problems:
             bad[p.row] = True
             self.buffers["quarantine"].append(
