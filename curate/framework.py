@@ -290,7 +290,11 @@ class Framework:
 
     # -- retraining --------------------------------------------------------------------------
     def need_retraining(self) -> bool:
-        """True when the edge cases since the latest run reach ``retrain_after``."""
+        """True when the edge cases since the latest run reach ``retrain_after``.
+
+        Flushes first, so every row logged before the call counts.
+        """
+        self.flush()
         return self._retrainer.need_retraining()
 
     def retrain(self, wait: bool = False, timeout: float | None = None) -> Run:
