@@ -52,13 +52,9 @@ def metrics(root: Path) -> pd.DataFrame:
 @memo(["metrics"])
 def rows_logged(root: Path) -> int:
     """Rows logged into the store by every writer (durable ``rows_logged`` metrics)."""
-    table = read_table(root, "metrics", ["monitor", "metric", "value"])
-    if not table.num_rows:
-        return 0
-    mask = pc.and_(
-        pc.equal(table["monitor"], "framework"), pc.equal(table["metric"], "rows_logged")
-    )
-    return int(pc.sum(table.filter(mask)["value"]).as_py() or 0)
+    df = metrics(root)
+    logged = df.loc[(df["monitor"] == "framework") & (df["metric"] == "rows_logged"), "value"]
+    return int(logged.sum())
 
 
 def _monitor_rows(root: Path, monitor: str, metric: str | None = None) -> pd.DataFrame:

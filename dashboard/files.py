@@ -123,9 +123,13 @@ def _read_files(
     paths = [folder / k.name for k in keys]
     if not paths:
         return _select(empty_schema(table).empty_table(), columns)
-    schema = pa.unify_schemas(
-        [_schema(p, k) for p, k in zip(paths, keys, strict=True)], promote_options="permissive"
-    )
+    if table in FIXED_SCHEMAS:  # every segment has (a subset of) this schema
+        schema = FIXED_SCHEMAS[table]
+    else:
+        schema = pa.unify_schemas(
+            [_schema(p, k) for p, k in zip(paths, keys, strict=True)],
+            promote_options="permissive",
+        )
     wanted = None if columns is None else [c for c in columns if c in schema.names]
     dataset = pads.dataset([str(p) for p in paths], schema=schema, format="parquet")
     return dataset.to_table(columns=wanted)
