@@ -44,8 +44,12 @@ def ks_statistic(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
         raise ValueError("ks_statistic: both samples must be non-empty")
     ref_right = np.searchsorted(ref_sorted, win_sorted, side="right") / m
     ref_left = np.searchsorted(ref_sorted, win_sorted, side="left") / m
-    win_right = np.searchsorted(win_sorted, win_sorted, side="right") / n
-    win_left = np.searchsorted(win_sorted, win_sorted, side="left") / n
+    if n > 1 and not (np.diff(win_sorted) == 0).any():  # no ties: ranks are positions
+        win_right = np.arange(1, n + 1) / n
+        win_left = np.arange(n) / n
+    else:
+        win_right = np.searchsorted(win_sorted, win_sorted, side="right") / n
+        win_left = np.searchsorted(win_sorted, win_sorted, side="left") / n
     return float(max(np.abs(ref_right - win_right).max(), np.abs(ref_left - win_left).max()))
 
 

@@ -30,9 +30,11 @@ def wasserstein_sorted(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
     merged = np.insert(ref_sorted, pos, win_sorted)
     is_win = np.zeros(m + n, dtype=bool)
     is_win[pos + np.arange(n)] = True
-    cdf_win = np.cumsum(is_win)[:-1] / n
-    cdf_ref = np.cumsum(~is_win)[:-1] / m
-    return float(np.sum(np.abs(cdf_ref - cdf_win) * np.diff(merged)))
+    # After the first k+1 merged points, c of them from the window: F_ref - F_win equals
+    # (k + 1 - c) / m - c / n = (k + 1) / m - c (1/m + 1/n).
+    gap = np.arange(1, m + n, dtype=np.float64) / m
+    gap -= np.cumsum(is_win[:-1]) * (1.0 / m + 1.0 / n)
+    return float(np.sum(np.abs(gap, out=gap) * np.diff(merged)))
 
 
 def normed_wasserstein(ref_sorted: np.ndarray, win: np.ndarray, ref_std: float) -> float:
