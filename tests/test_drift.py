@@ -301,3 +301,30 @@ def test_memory_stays_flat_over_two_million_rows():
         tracemalloc.stop()
     assert mons[1].state.reservoir.seen == 2_000_000
     assert peaks[1] - peaks[0] < 2_000_000, peaks  # < 2 MB growth after warm-up
+
+
+def test_framework_writes_drift_metrics_and_alerts(tmp_path):
+    from curate import Framework
+    from curate.enums import MeasurableType, Monitor
+
+    path = build_profile({"x": NUMERIC_REF}).save(tmp_path / "ref.profile")
+    cfg = {
+        "checks": [
+            {"type": Monitor.DATA_DRIFT, "reference_dataset": str(path), "window": 5000,
+             "measurable_args": {"type": MeasurableType.INPUT_FEATURE, "feature_name": "x"}},
+            {"type": Monitor.CONCEPT_DRIFT, "algorithm": "DDM", "window": 5000},
+        ],
+        "retraining_folder": str(tmp_path / "store"),
+    }  # fmt: skip
+    with Framework(cfg) as fw:
+        fw.log(inputs={"x": RNG.normal(size=5000)}, outputs=[1] * 5000, gts=[1] * 5000)
+        fw.log(inputs={"x": RNG.normal(1.0, 1, 5000)}, outputs=[1] * 5000, gts=[0] * 5000)
+        fw.flush()
+    store = Store(tmp_path / "store")
+    m = store.read("metrics").to_pandas()
+    drift = m[m.monitor == "data_drift"]
+    assert drift.metric.tolist() == ["wasserstein", "wasserstein"]
+    assert drift.flagged.tolist() == [False, True]
+    assert (m[m.monitor == "concept_drift"].metric == "accuracy").sum() == 2
+    alerts = store.read("alerts").to_pandas()
+    assert set(alerts.monitor) == {"data_drift", "concept_drift"}
