@@ -134,8 +134,24 @@ def wait_rendered(driver: Any, title: str, timeout: float = 45.0) -> None:
 
     wait = WebDriverWait(driver, timeout)
     wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), title))
-    wait.until(lambda d: not _script_running(d))
-    time.sleep(1.0)  # charts (Vega) draw after the script run ends
+    _wait_settled(driver, timeout)
+
+
+def _wait_settled(driver: Any, timeout: float, quiet: float = 1.5) -> None:
+    """Wait until no script runs and the page's content has not changed for ``quiet`` s."""
+    size_js = (
+        "const m = document.querySelector('[data-testid=\"stMainBlockContainer\"]');"
+        "return m ? m.innerHTML.length : 0;"
+    )
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        size = driver.execute_script(size_js)
+        if size != last or _script_running(driver):
+            last, since = size, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.25)
 
 
 def _script_running(driver: Any) -> bool:

@@ -29,26 +29,37 @@ N_LOGGED = 20_000
 DRIFT_WINDOWS = 12
 
 
-def pipeline_store(root: Path, n: int = N_LOGGED) -> dict:
-    """Log ``n`` generated product reviews through a real Framework; return its stats."""
+def pipeline_store(root: Path, n: int = N_LOGGED, drift: bool = True) -> dict:
+    """Log ``n`` generated product reviews through a real Framework; return its stats.
+
+    Checks: EDGE_CASE (Nike & product & positive), DATA_INTEGRITY (non-null text, windows of
+    2,000 rows) and, with ``drift``, DATA_DRIFT of ``text`` against a saved reference profile
+    (``profiles/reference.profile``, windows of 2,000 rows).
+    """
     from examples.product_reviews.data import generate
 
     nike = Signal.contains("nike")
     product = Signal.contains(["shoes", "wear", "tshirts", "hoodies", "trousers"])
     positive = Signal.contains(["comfortable", "durable", "great", "amazing", "nice", "good"])
-    cfg = {
-        "checks": [
-            {"type": "edge_case", "signal_formulae": nike & product & positive},
+    checks = [
+        {"type": "edge_case", "signal_formulae": nike & product & positive},
+        {
+            "type": "data_integrity",
+            "measurable_args": {"type": "input_feature", "feature_name": "text"},
+            "integrity_type": "non_null",
+            "window": 2000,
+        },
+    ]
+    if drift:
+        checks.append(
             {
-                "type": "data_integrity",
+                "type": "data_drift",
                 "measurable_args": {"type": "input_feature", "feature_name": "text"},
-                "integrity_type": "non_null",
+                "reference_dataset": str(add_profile(root)),
                 "window": 2000,
-            },
-        ],
-        "retraining_folder": str(root),
-        "retrain_after": 500,
-    }
+            }
+        )
+    cfg = {"checks": checks, "retraining_folder": str(root), "retrain_after": 500}
     with Framework(cfg) as fw:
         fw.log(inputs={"text": list(generate(n))})
         return fw.stats()
@@ -106,26 +117,23 @@ def _write_probes(folder: Path) -> None:
 
 
 def add_drift(root: Path, windows: int = DRIFT_WINDOWS) -> None:
-    """Drift statistics for ``text`` (js) and ``rating`` (wasserstein); the last window drifts."""
+    """Drift statistics of a numeric ``rating`` column (wasserstein); the last 4 windows drift."""
     store = Store(root)
     start = now_us() - windows * 60_000_000
     rows, alerts = [], []
     for w in range(windows):
         ws, we = start + w * 60_000_000, start + (w + 1) * 60_000_000
-        drifted = w == windows - 1
-        for column, check, value in (("text", "js", 0.02 + 0.2 * drifted),
-                                     ("rating", "wasserstein", 0.03 + 0.01 * w)):  # fmt: skip
-            flagged = value > 0.1
-            rows.append(metric_row(monitor="data_drift", check=check, column=column, metric=check,
-                                   value=value, n=1000, threshold=0.1, flagged=flagged,
-                                   window_start=ws, window_end=we))  # fmt: skip
-            if flagged:
-                alerts.append(alert_row(monitor="data_drift", check=check, column=column,
-                                        metric=check, value=value, threshold=0.1,
-                                        message=f"{column}: {check} {value:.3f} > 0.1"))  # fmt: skip
+        value = 0.025 + 0.01 * w
+        flagged = value > 0.1
+        rows.append(metric_row(monitor="data_drift", check="wasserstein", column="rating",
+                               metric="wasserstein", value=value, n=1000, threshold=0.1,
+                               flagged=flagged, window_start=ws, window_end=we))  # fmt: skip
+        if flagged:
+            alerts.append(alert_row(monitor="data_drift", check="wasserstein", column="rating",
+                                    metric="wasserstein", value=value, threshold=0.1,
+                                    message=f"rating: wasserstein {value:.3f} > 0.1"))  # fmt: skip
     store.write("metrics", metrics_table(rows, store.writer_id))
-    if alerts:
-        store.write("alerts", alerts_table(alerts))
+    store.write("alerts", alerts_table(alerts))
 
 
 def add_profile(root: Path) -> Path:
@@ -143,6 +151,7 @@ def add_profile(root: Path) -> Path:
         }
     )
     path = root / "profiles" / "reference.profile"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    build_profile(table).save(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        build_profile(table).save(path)
     return path

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from dashboard_fixtures import add_drift, add_profile, add_run, pipeline_store
+from dashboard_fixtures import add_drift, add_run, pipeline_store
 from streamlit.testing.v1 import AppTest
 
 from curate.store import Store
@@ -70,7 +70,6 @@ def full_store(tmp_path_factory) -> tuple[Path, dict, str]:
     good = add_run(root)
     add_run(root, finish=False)  # killed: reads as failed
     add_drift(root)
-    add_profile(root)
     return root, stats, good
 
 
@@ -115,12 +114,12 @@ def test_overview_numbers(full_store, monkeypatch):
     assert m["Edge cases collected"] == f"{stats['edge_cases']:,}"
     assert m["Quarantined rows"] == f"{stats['quarantined']:,}"
     assert m["Integrity violation rate"] == f"{stats['quarantined'] / 20_000:.2%}"
-    assert m["Drifted columns"] == "2 / 2"
+    assert m["Drifted columns"] == "1 / 2"  # rating drifts, text (real drift check) does not
     assert m["Training runs"] == "2"
     page = texts(at)
     assert "failed" in page and "killed?" in page  # the latest run was killed
     assert "of 500 edge cases toward the next training run" in at.get("progress")[0].proto.text
-    assert len(at.dataframe[0].value) == 10  # recent alerts
+    assert len(at.dataframe[0].value) == min(10, len(data.alerts(root)))  # recent alerts
 
 
 def test_overview_progress_counts_new_edge_cases(full_store, monkeypatch, tmp_path):
@@ -176,18 +175,25 @@ def test_drift_page(full_store, monkeypatch):
     root, _, _ = full_store
     at = app_on(root, "drift", monkeypatch)
     latest = at.dataframe[0].value
-    assert sorted(latest["column"]) == ["rating", "text"]
-    assert latest["flagged"].all()
-    assert at.selectbox[0].value == "rating"
-    # the statistic over windows, and the reference histogram
+    assert sorted(zip(latest["column"], latest["metric"], strict=True)) == [
+        ("rating", "wasserstein"),
+        ("text", "js"),
+        ("text", "oov_rate"),
+    ]
+    assert list(latest.loc[latest["flagged"], "column"]) == ["rating"]
+    assert at.selectbox[0].value == "rating"  # the drifted column first
+    # the statistic over windows with its threshold, and the reference histogram
     assert len(at.get("vega_lite_chart")) == 2
-    assert len(at.dataframe[-1].value) == 5  # drift alerts
+    alerts = data.alerts(root)
+    assert len(at.dataframe[-1].value) == (alerts["monitor"] == "data_drift").sum() == 4
     at.selectbox[0].set_value("text").run()
     assert not at.exception
     assert at.selectbox[2].value == "edge cases (retraining set)"
     oov = metric_values(at)["Out-of-vocabulary tokens (current)"]
     assert oov.endswith("%")
-    assert len(at.get("vega_lite_chart")) == 3  # js over windows, words per text, top tokens
+    # js and oov_rate over windows (10 windows of the real drift check), words per text, tokens
+    assert len(at.get("vega_lite_chart")) == 4
+    assert (data.drift_series(root)["column"] == "text").sum() == 20
 
 
 def test_training_page(full_store, monkeypatch):

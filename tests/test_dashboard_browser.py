@@ -24,6 +24,7 @@ pytestmark = [
 
 def test_training_page_in_chromium(tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     store = tmp_path / "store"
     pipeline_store(store, n=5000)
@@ -37,8 +38,10 @@ def test_training_page_in_chromium(tmp_path: Path) -> None:
         link = driver.find_element(By.CSS_SELECTOR, 'a[href$="/training"]')
         link.click()
         screenshot.wait_rendered(driver, "Training runs")
-        tables = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stTable"] table')
-        assert tables, "the before/after table is not on the page"
+        tables = WebDriverWait(driver, 30).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stTable"] table'),
+            "the before/after table is not on the page",
+        )
         text = tables[0].text
         for word in ("before", "after", "before score", "after score"):
             assert word in text
