@@ -284,3 +284,25 @@ def test_store_resolution_and_cli_command():
     assert cmd[cmd.index("--server.port") + 1] == "8501"
     assert cmd[-2:] == ["--store", os.path.abspath("s")]
     assert cli.url("0.0.0.0", 8501) == "http://127.0.0.1:8501"
+
+
+def test_overview_follows_a_store_that_is_being_written(tmp_path, monkeypatch):
+    from curate import Framework, Signal
+
+    root = tmp_path / "store"
+    cfg = {
+        "checks": [{"type": "edge_case", "signal_formulae": Signal.contains("nike")}],
+        "retraining_folder": str(root),
+    }
+    with Framework(cfg) as fw:
+        fw.log(inputs={"text": ["nike shoes", "adidas"] * 50})
+        fw.flush()
+        at = app_on(root, "overview", monkeypatch)
+        assert metric_values(at)["Rows logged"] == "100"
+        assert metric_values(at)["Edge cases collected"] == "50"
+        fw.log(inputs={"text": ["nike socks"] * 30})
+        fw.flush()
+        at.run()
+        assert not at.exception
+        assert metric_values(at)["Rows logged"] == "130"
+        assert metric_values(at)["Edge cases collected"] == "80"
