@@ -105,8 +105,8 @@ def side_by_side(
 
     >>> df = pd.DataFrame({"probe": ["p", "p"], "stage": ["before", "after"], "rank": [1, 1],
     ...                    "token": ["bad", "good"], "score": [0.5, 0.25]})
-    >>> side_by_side(df).iloc[0].tolist()
-    ['p', 1, 'bad', '0.500', 'good', '0.250']
+    >>> side_by_side(df).iloc[0].astype(str).tolist()
+    ['p', '1', 'bad', '0.500', 'good', '0.250']
     """
     out = None
     for stage in stages:
