@@ -173,7 +173,7 @@ def probe_chart(df: pd.DataFrame, stage_order: Sequence[str]) -> alt.Chart:
                 alt.Tooltip("score:Q", format=".3f"),
             ],
         )
-        .properties(width=220, height=alt.Step(14))
+        .properties(width=220, height=alt.Step(18))
         .facet(
             row=alt.Row("probe:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
             column=alt.Column("stage:N", sort=list(stage_order), title=None),
