@@ -1,0 +1,162 @@
+"""One shared contract for every registered monitor kind (River style).
+
+The kinds come from ``monitors.base.REGISTRY`` after ``curate.config._registry()`` imported every
+monitor module; each needs a minimal valid config in ``CONFIGS``. A kind registered without one is
+skipped with a reason (add its config here to put it under contract).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from curate import Framework, Signal
+from curate.batch import Batch
+from curate.config import _registry
+from curate.store import ALERTS_SCHEMA, METRICS_SCHEMA, QUARANTINE_SCHEMA, Store
+from monitors.base import MonitorContext, MonitorResult, alerts_table, metrics_table
+
+RNG = np.random.default_rng(0)
+REFERENCE = pd.DataFrame({"score": RNG.normal(0, 1, 400), "text": ["nike shoes"] * 400})
+
+CONFIGS = {
+    "edge_case": {"signal_formulae": Signal.contains("nike") & (Signal.confidence() < 0.9)},
+    "data_integrity": {"integrity_type": "between", "lower": -2, "upper": 2, "window": 40,
+                       "measurable_args": {"feature_name": "score"}},
+    "data_drift": {"measurable_args": {"feature_name": "score"}, "reference_dataset": REFERENCE,
+                   "window": 40, "min_rows": 10},
+    "concept_drift": {"window": 40},
+}  # fmt: skip
+
+KINDS = sorted(_registry())
+
+
+def config_for(kind: str) -> dict:
+    if kind not in CONFIGS:
+        pytest.skip(f"monitor kind {kind!r} is registered but has no config in CONFIGS")
+    return {"type": kind, **CONFIGS[kind]}
+
+
+def make_batch(first: int, n: int, shift: float = 0.0) -> Batch:
+    rng = np.random.default_rng(first)
+    p = rng.uniform(0, 1, n)
+    labels = (p > 0.5).astype(int)
+    labels[: n // 4] ^= 1  # some errors for the concept drift detectors
+    texts = [None if i % 11 == 0 else ("nike shoes" if i % 2 else "adidas") for i in range(n)]
+    scores = rng.normal(shift, 1, n)
+    scores[::13] = np.nan
+    return Batch.from_log(
+        np.arange(first, first + n),
+        np.arange(first, first + n, dtype=np.int64) * 1000,
+        {"text": texts, "score": scores},
+        outputs=np.stack([p, 1 - p], axis=1),
+        gts=labels,
+        identifiers=[f"r{i}" for i in range(first, first + n)],
+    )
+
+
+def build(kind: str, tmp_path):
+    registry = _registry()
+    cls = registry[kind]
+    config = cls.config_model.model_validate(config_for(kind))
+    return cls(config, MonitorContext(store=Store(tmp_path / "store")))
+
+
+def check_result(result: MonitorResult, n: int | None) -> None:
+    assert isinstance(result, MonitorResult)
+    for mask in (result.edge_mask, result.violations):
+        if mask is not None:
+            assert n is not None, "flush() results carry no row masks"
+            assert isinstance(mask, np.ndarray) and mask.dtype == bool and mask.shape == (n,)
+    for values in result.leaves.values():
+        assert len(values) == n
+    if result.metrics:
+        table = metrics_table(result.metrics)
+        assert table.schema.equals(METRICS_SCHEMA)
+        assert all(isinstance(r["metric"], str) and r["metric"] for r in result.metrics)
+        assert all(r["n"] >= 0 for r in result.metrics)
+    if result.alerts:
+        assert alerts_table(result.alerts).schema.equals(ALERTS_SCHEMA)
+        assert all(r["message"] for r in result.alerts)
+    for q in result.quarantine:
+        assert q.schema.equals(QUARANTINE_SCHEMA)
+        assert q.num_rows and all(q.column("check").to_pylist())
+
+
+def test_the_core_kinds_are_registered():
+    assert {"edge_case", "data_integrity"} <= set(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_class_attributes(kind):
+    cls = _registry()[kind]
+    assert cls.kind == kind
+    assert cls.config_model.model_fields["type"].default == kind
+    assert cls.__doc__ and cls.config_model.__doc__
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_config_rejects_unknown_keys_by_name(kind):
+    model = _registry()[kind].config_model
+    with pytest.raises(ValueError, match="unknown key 'not_an_option'; valid keys: .*type"):
+        model.model_validate({**config_for(kind), "not_an_option": 1})
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_process_and_flush_return_well_formed_results(kind, tmp_path):
+    monitor = build(kind, tmp_path)
+    assert isinstance(monitor.name, str) and monitor.name
+    produced_metrics = 0
+    for k, n in enumerate([1, 30, 90, 17]):
+        batch = make_batch(k * 1000, n, shift=3.0 * (k >= 2))
+        before = repr(batch.stored_table().to_pylist())  # repr: NaN == NaN
+        result = monitor.process(batch)
+        check_result(result, n)
+        assert repr(batch.stored_table().to_pylist()) == before, "monitors must not modify batches"
+        produced_metrics += len(result.metrics)
+    flushed = monitor.flush()
+    check_result(flushed, None)
+    produced_metrics += len(flushed.metrics)
+    assert produced_metrics > 0, "every monitor reports something per window"
+    check_result(monitor.flush(), None)  # a second flush is harmless
+    monitor.close()
+
+
+def comparable(result: MonitorResult) -> tuple:
+    metrics = sorted(
+        (r["metric"], r["check"], r["column"], r["n"], round(r["value"], 9))
+        for r in result.metrics
+        if not np.isnan(r["value"])
+    )
+    masks = tuple(None if m is None else m.tolist() for m in (result.edge_mask, result.violations))
+    quarantine = [q.drop_columns(["ts"]).to_pylist() for q in result.quarantine]
+    return metrics, masks, quarantine
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_same_stream_gives_the_same_results(kind, tmp_path):
+    a, b = build(kind, tmp_path / "a"), build(kind, tmp_path / "b")
+    for k, n in enumerate([25, 60]):
+        batch = make_batch(k * 100, n)
+        assert comparable(a.process(batch)) == comparable(b.process(batch))
+    assert comparable(a.flush()) == comparable(b.flush())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_runs_inside_a_framework_without_errors(kind, tmp_path, caplog):
+    with Framework({"checks": [config_for(kind)], "retraining_folder": tmp_path / "s"}) as fw:
+        for k in range(3):
+            b = make_batch(k * 100, 50)
+            fw.log(
+                inputs=b.inputs,
+                outputs=b.outputs.column("outputs").to_numpy(),
+                gts=b.gts.column("gts").to_pylist(),
+                identifiers=b.identifiers.column("identifiers").to_pylist(),
+            )
+        stats = fw.stats()
+    assert stats["last_error"] is None, stats["last_error"]
+    assert stats["rows_logged"] == 150
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    metrics = Store(tmp_path / "s").read("metrics").to_pandas()
+    assert set(metrics["monitor"]) - {"framework"}, "the monitor wrote metric rows"
