@@ -133,7 +133,7 @@ def test_unknown_integrity_type_lists_the_valid_ones():
         ({"integrity_type": "less_than"}, "integrity_type 'less_than' needs the key 'threshold'"),
         ({"integrity_type": "between", "lower": 2, "upper": 1}, "lower (2.0) is above upper (1.0)"),
         ({"integrity_type": "dtype", "dtype": "text"}, "dtype must be one of int, float"),
-        ({"integrity_type": "non_null", "window": "5x"}, "window: window must be a positive row"),
+        ({"integrity_type": "non_null", "window": "5x"}, "window must be a positive row count"),
         ({"integrity_type": "non_null", "window": 0}, "window must be a positive row count"),
         ({"integrity_type": "non_null", "alert_ratio": 2}, "alert_ratio: Input should be less"),
         ({"integrity_type": "z_score"}, "integrity_type 'z_score' needs the key 'reference'"),
