@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -136,14 +137,22 @@ def test_one_training_run_at_a_time(store, tiny_model):
 
 
 def test_background_run_terminated_is_recorded_as_failed(store, tiny_model):
-    run = start_run(store, _args(tiny_model, max_steps=100_000), wait=False)
+    # Bounded max_steps: even if this test failed half-way, the worker would end on its own.
+    run = start_run(store, _args(tiny_model, max_steps=5_000), wait=False)
     registry = RunRegistry(store)
-    deadline = time.monotonic() + 90
-    while not (registry.get(run.run_id).record.get("progress") or {}).get("step"):
-        assert time.monotonic() < deadline, (run.path / "worker.log").read_text()
-        time.sleep(0.2)
-    os.kill(registry.get(run.run_id).record["pid"], signal.SIGTERM)
-    run = wait_for_run(run, timeout=60)
+    pid = None
+    try:
+        deadline = time.monotonic() + 120
+        while not registry.get(run.run_id).record.get("started_at"):
+            assert time.monotonic() < deadline, (run.path / "worker.log").read_text()
+            time.sleep(0.1)
+        pid = registry.get(run.run_id).record["pid"]
+        os.kill(pid, signal.SIGTERM)
+        run = wait_for_run(run, timeout=120)
+    finally:
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
     assert run.status == "failed" and "terminated by signal" in run.error
     assert not (run.path / "model").exists()
 

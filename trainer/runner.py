@@ -124,6 +124,7 @@ def training_arguments(args: TrainingArgs, out_dir: str, n_train: int, progress_
         bf16=bf16,
         use_cpu=not cuda,
         remove_unused_columns=False,
+        prediction_loss_only=True,
         disable_tqdm=not progress_bar,
         dataloader_num_workers=0,
     )
@@ -167,8 +168,8 @@ def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Ru
     message in ``run.error``). ``KeyboardInterrupt``/``SystemExit`` are recorded, then re-raised.
     """
     timings: dict[str, float] = {}
-    run.update(status="running", started_at=_iso_now(), pid=os.getpid())
     try:
+        run.update(status="running", started_at=_iso_now(), pid=os.getpid())
         with _timed(timings, "total"):
             args = TrainingArgs.model_validate(run.record.get("config") or {})
             bar = progress_bar if progress_bar is not None else sys.stderr.isatty()
@@ -186,7 +187,7 @@ def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Ru
 def _train(
     store: Store, run: Run, args: TrainingArgs, timings: dict[str, float], progress_bar: bool
 ) -> dict[str, Any]:
-    from transformers import PrinterCallback, Trainer
+    from transformers import PrinterCallback
 
     task = get_task(args.task, args)
     source = starting_model(store, run, args)
@@ -199,7 +200,7 @@ def _train(
         data = task.prepare(run.dataset(), tokenizer)
     history = HistoryCallback(run)
     with tempfile.TemporaryDirectory(prefix="curate-trainer-") as out_dir:
-        trainer = Trainer(
+        trainer = task.trainer_class()(
             model=model,
             args=training_arguments(args, out_dir, len(data.train), progress_bar),
             data_collator=task.collator(tokenizer),

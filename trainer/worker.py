@@ -83,12 +83,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         run.finish(error="another training run is in progress (training lock held)")
         return 2
     signal.signal(signal.SIGTERM, _on_sigterm)
-    _hub_offline_when_local(run)
-    from trainer.runner import train_run
-
     try:
+        _hub_offline_when_local(run)
+        from trainer.runner import train_run
+
         run = train_run(store, run, progress_bar=opts.progress_bar)
-    except WorkerTerminatedError:
+    except WorkerTerminatedError as exc:
+        if registry.get(run.run_id).record.get("status") == "running":
+            run.finish(error=str(exc))
         return 1
     return 0 if run.status == "succeeded" else 1
 
