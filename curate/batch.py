@@ -128,7 +128,11 @@ def _to_arrow(name: str, values: Any, part: str) -> tuple[pa.Array, list[CellPro
             flat = pa.array(values.reshape(-1))
             return pa.FixedSizeListArray.from_arrays(flat, values.shape[1]), [], True
     try:
-        return pa.array(values, from_pandas=True), [], True
+        arr = pa.array(values, from_pandas=True)
+        # Arrow takes str and bytes together as binary, which hides the text from every text
+        # check: the minority type is reported instead.
+        if not (pa.types.is_binary(arr.type) and any(isinstance(v, str) for v in values)):
+            return arr, [], True
     except (
         pa.ArrowInvalid,
         pa.ArrowTypeError,

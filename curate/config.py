@@ -49,7 +49,7 @@ def parse_check(check: Any, index: int) -> Any:
         raise ValueError(f"checks[{index}] must be a dict, got {type(check).__name__}")
     kind = check.get("type")
     kind = getattr(kind, "value", kind)
-    if kind not in registry:
+    if not isinstance(kind, str) or kind not in registry:
         raise ValueError(
             f"checks[{index}]: unknown check type {kind!r}; valid types: {', '.join(registry)}"
         )
@@ -131,5 +131,6 @@ def format_errors(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
+        # Messages from our own validators may already start with a more precise path.
+        parts.append(f"{loc}: {msg}" if loc and not msg.startswith(loc) else msg)
     return "; ".join(parts)

@@ -196,9 +196,12 @@ class Framework:
                 self._pipeline.refused(item.message, item.raw)
                 continue
             if isinstance(item, _Flush):
-                self._process_calls(calls)
-                calls, rows = [], 0
-                self._answer_flush(item)
+                # A marker is always answered, even if processing what came before it failed.
+                try:
+                    self._process_calls(calls)
+                finally:
+                    calls, rows = [], 0
+                    self._answer_flush(item)
                 if item.final:
                     return True
                 continue

@@ -10,6 +10,7 @@ quarantine; strict mode raises the same message instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from curate.batch import Batch, safe_repr
 from curate.errors import CurateError, LogInputError, StoreError
+from curate.schema_guard import SchemaGuard
 from curate.store import Store, now_us
 from monitors.base import (
     Monitor,
@@ -66,6 +69,7 @@ class Pipeline:
         self.last_error: str | None = None
         # Failed segment writes not yet recorded in the metrics table (recorded once one works).
         self.write_errors = 0
+        self._guard: SchemaGuard | None = None
 
     # -- processing ------------------------------------------------------------------------
     def process(self, calls: list[LogCall]) -> None:
@@ -73,8 +77,25 @@ class Pipeline:
         batches = []
         for group in _mergeable_groups(calls):
             batches.extend(self._normalise(group))
-        if batches:
-            self.process_batch(Batch.concat(batches))
+        if not batches:
+            return
+        try:
+            merged = [Batch.concat(batches)]
+        except pa.ArrowException:
+            merged = batches  # calls whose columns differ in type are monitored one by one
+        for batch in merged:
+            self._process_contained(batch)
+
+    def _process_contained(self, batch: Batch) -> None:
+        # The last line of defence: whatever goes wrong, the rows are kept in quarantine.
+        try:
+            self.process_batch(batch)
+        except Exception as exc:
+            if self.strict:
+                raise
+            message = f"rows {batch.ids[0]}..{batch.ids[-1]} could not be processed: {exc}"
+            self._report(message, exc)
+            self._quarantine_all(batch, "framework", "processing", f"{type(exc).__name__}: {exc}")
 
     def _normalise(self, calls: list[LogCall]) -> list[Batch]:
         if len(calls) > 1:
@@ -158,8 +179,34 @@ class Pipeline:
                 name = f"signal.{leaf}"
                 if name not in table.column_names:
                     table = table.append_column(name, pa.array(values[idx]))
-        self.buffers["retraining"].append(table)
+        self.buffers["retraining"].append(self._conform(table))
         self.counters["edge_cases"] += len(idx)
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """Cast edge-case rows to the retraining set's column types; misfits go to quarantine."""
+        if self._guard is None:
+            self._guard = SchemaGuard(_existing_schema(self.store, "retraining"))
+        conformed, rejected = self._guard.conform(table)
+        for column, mask in rejected.items():
+            rows = table.filter(pa.array(mask))
+            self._report(
+                f"{rows.num_rows} edge cases have {column!r} of type "
+                f"{table.schema.field(column).type}, but the retraining set stores "
+                f"{self._guard.types[column]}: kept in quarantine"
+            )
+            self.buffers["quarantine"].append(
+                quarantine_table(
+                    rows.column("id").to_numpy(),
+                    rows.column("ts").cast(pa.int64()).to_numpy(),
+                    monitor="framework", check="schema", column=column,
+                    values=[safe_repr(v) for v in rows.column(column).to_pylist()],
+                    reasons=f"type {table.schema.field(column).type} does not fit "
+                    f"{self._guard.types[column]}",
+                    rows=[json.dumps(r, default=safe_repr) for r in rows.to_pylist()],
+                )
+            )  # fmt: skip
+            self.counters["quarantined"] += rows.num_rows
+        return conformed
 
     def _collect(self, result: MonitorResult) -> None:
         for q in result.quarantine:
@@ -312,6 +359,15 @@ class Pipeline:
                 metric_row(monitor="framework", check="write", column="", metric="rows_dropped",
                            value=dropped, n=dropped)
             )  # fmt: skip
+
+
+def _existing_schema(store: Store, table: str) -> pa.Schema | None:
+    """The stored table's schema; the first segment's if older segments already disagree."""
+    try:
+        return store.schema(table)
+    except (pa.ArrowException, OSError):
+        files = store.files(table)
+        return pq.read_schema(files[0]) if files else None
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:

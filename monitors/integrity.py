@@ -153,8 +153,10 @@ class IntegrityMonitor(Monitor):
                 self.config.measurable_args.type, self.config.measurable_args.feature_name
             )
         except KeyError as exc:
-            missing = exc.args[0] if exc.args else str(exc)
-            return np.ones(len(batch), dtype=bool), f"column missing: {missing}", None
+            # A column absent from the call is missing in every row: only non_null objects.
+            violated = self.check == "non_null"
+            reason = f"column missing: {exc.args[0] if exc.args else exc}"
+            return np.full(len(batch), violated, dtype=bool), reason, None
         params = dict(self._params)
         if self.check == "dtype":
             rows = np.zeros(len(batch), dtype=bool)

@@ -1,0 +1,63 @@
+"""Keeping a store table's column types stable across segments.
+
+Segments are read together with their union schema, so a column that is ``double`` in one file
+and ``list<int64>`` in the next would make the whole table unreadable. Before a segment is
+written, :class:`SchemaGuard` casts each column to the type the table already has; rows whose
+value cannot take that type are split off (the caller quarantines them as ``schema``
+violations). New columns are welcome: they are added to the known schema.
+
+>>> import pyarrow as pa
+>>> guard = SchemaGuard(pa.schema([("score", pa.float64())]))
+>>> ok, rejected = guard.conform(pa.table({"score": pa.array([[1], None], pa.list_(pa.int64()))}))
+>>> ok.column("score").to_pylist(), rejected["score"].tolist()
+([None], [True, False])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+class SchemaGuard:
+    """Remembers a table's column types and conforms new segments to them."""
+
+    def __init__(self, schema: pa.Schema | None = None) -> None:
+        self.types: dict[str, pa.DataType] = {}
+        if schema is not None:
+            self.learn(schema)
+
+    def learn(self, schema: pa.Schema) -> None:
+        """Adopt the (non-null) types of ``schema`` for columns not known yet."""
+        for f in schema:
+            if f.name not in self.types and not pa.types.is_null(f.type):
+                self.types[f.name] = f.type
+
+    def conform(self, table: pa.Table) -> tuple[pa.Table, dict[str, np.ndarray]]:
+        """``table`` with known columns cast to their types, minus rows that cannot be.
+
+        Returns the conforming rows and, per offending column, the mask of rejected rows
+        (over the input table).
+        """
+        rejected: dict[str, np.ndarray] = {}
+        columns = {}
+        for name in table.column_names:
+            col = table.column(name).combine_chunks()
+            target = self.types.get(name)
+            if target is None or col.type == target:
+                columns[name] = col
+                continue
+            try:
+                columns[name] = col.cast(target)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                bad = col.is_valid().to_numpy(zero_copy_only=False)
+                rejected[name] = bad
+                columns[name] = pa.nulls(len(col), target)
+        keep = np.ones(table.num_rows, dtype=bool)
+        for bad in rejected.values():
+            keep &= ~bad
+        out = pa.table(columns)
+        if not keep.all():
+            out = out.filter(pa.array(keep))
+        self.learn(out.schema)
+        return out, rejected
