@@ -87,3 +87,28 @@ def test_positive_share_counts_over_all_probes():
     assert positive_share([], {"a"}, {"b"}) == (0.0, 0)
     rows = [{"probe": "p", "stage": "before", "rank": 1, "token": "t"}]
     assert stage_tokens(rows, "after") == {}
+
+
+def test_masked_only_loss_equals_the_models_own_loss_and_gradients(tiny):
+    import torch
+
+    from trainer.tasks.mlm_loss import masked_only_loss
+
+    _, model, tokenizer = tiny
+    enc = tokenizer(
+        ["nike shoes are very good", "socks are soft"], return_tensors="pt", padding=True
+    )
+    labels = torch.full_like(enc["input_ids"], -100)
+    labels[0, 3], labels[1, 2] = enc["input_ids"][0, 3], enc["input_ids"][1, 2]
+    batch = {**enc, "labels": labels}
+    model.zero_grad()
+    full = model(**batch).loss
+    full.backward()
+    expected = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    fast = masked_only_loss(model, batch)
+    fast.backward()
+    assert torch.allclose(fast, full, atol=1e-6)
+    for grad, want in zip((p.grad for p in model.parameters()), expected, strict=True):
+        assert torch.allclose(grad, want, atol=1e-6)
+    model.zero_grad()

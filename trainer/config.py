@@ -55,6 +55,8 @@ class TrainingArgs(StrictModel):
     group_texts: bool = False
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     whole_word_mask: bool = False
+    #: Apply the MLM head at masked positions only (same loss, ~5x faster for small models).
+    fast_mlm_loss: bool = True
     eval_fraction: float = Field(0.1, gt=0, lt=1)
     max_eval_samples: int | None = Field(512, gt=0)
     seed: int = 42

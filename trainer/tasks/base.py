@@ -53,6 +53,12 @@ class Task(ABC):
     def collator(self, tokenizer: Any) -> Any:
         """The data collator for training batches (and pre-processed eval batches)."""
 
+    def trainer_class(self) -> type:
+        """The ``transformers.Trainer`` (sub)class that trains this task."""
+        from transformers import Trainer
+
+        return Trainer
+
     def probe(self, model: Any, tokenizer: Any, stage: str) -> list[dict[str, Any]]:
         """Probe rows for ``probes.parquet``; tasks without probes return nothing."""
         return []

@@ -87,6 +87,13 @@ class MaskedLMTask(Task):
     def load(self, source: ModelSource) -> tuple[Any, Any]:
         return load_masked_lm(source)
 
+    def trainer_class(self) -> type:
+        if not self.args.fast_mlm_loss:
+            return super().trainer_class()
+        from trainer.tasks.mlm_loss import MaskedLMTrainer
+
+        return MaskedLMTrainer
+
     def collator(self, tokenizer: Any) -> MaskedLMCollator:
         return MaskedLMCollator(tokenizer, self.args, seed=None)
 
