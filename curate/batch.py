@@ -376,8 +376,11 @@ class Batch:
             if table is None:
                 continue
             for name in table.column_names:
-                if name not in cols and not pa.types.is_null(table.schema.field(name).type):
-                    cols[name] = table.column(name)
+                if pa.types.is_null(table.schema.field(name).type):
+                    continue
+                # A logged column called "id" or "ts" must not clash with ours.
+                key = f"inputs.{name}" if name in cols else name
+                cols[key] = table.column(name)
         return pa.table(cols)
 
     def row_json(self, i: int) -> str:

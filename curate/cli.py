@@ -22,7 +22,6 @@ from collections.abc import Sequence
 _PLUGINS = (
     ("trainer.cli", "add_subcommands"),
     ("dashboard.cli", "add_subcommand"),
-    ("monitors.profile_cli", "add_subcommand"),
 )
 
 
@@ -51,6 +50,12 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from monitors.profile import cli
+
+    return cli(args.profile_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -62,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats = sub.add_parser("stats", help="counts of a store (rows, edge cases, runs)")
     stats.add_argument("--store", default="curate_data", help="store folder (default curate_data)")
     stats.set_defaults(func=_stats)
+    profile = sub.add_parser(
+        "profile",
+        help="build a reference profile for drift checks (curate profile DATA --out FILE)",
+        add_help=False,
+    )
+    profile.add_argument("profile_args", nargs=argparse.REMAINDER)
+    profile.set_defaults(func=_profile)
     for module, function in _PLUGINS:
         try:
             add = getattr(importlib.import_module(module), function)

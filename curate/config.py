@@ -47,6 +47,8 @@ def parse_check(check: Any, index: int) -> Any:
         if isinstance(check, models):
             return check
         raise ValueError(f"checks[{index}] must be a dict, got {type(check).__name__}")
+    if "type" not in check:
+        raise ValueError(f"checks[{index}]: missing key 'type'; valid types: {', '.join(registry)}")
     kind = check.get("type")
     kind = getattr(kind, "value", kind)
     if not isinstance(kind, str) or kind not in registry:

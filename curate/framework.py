@@ -78,6 +78,7 @@ class Framework:
             training_args=self.config.training_args,
             on_retrain=self.config.on_retrain,
         )
+        self._record_settings()
         if self.config.retrain_after and not self._retrainer.automatic:
             log.warning(
                 "curate: retrain_after is set but neither training_args nor on_retrain is: "
@@ -94,6 +95,20 @@ class Framework:
         if not self.strict:
             self._start_writer()
         _register_atexit(self)
+
+    def _record_settings(self) -> None:
+        # Readers (the dashboard) show progress toward retrain_after and name the checks.
+        try:
+            self.store.write_json(
+                "framework.json",
+                {
+                    "retrain_after": self.config.retrain_after,
+                    "checks": [{"type": m.kind, "name": m.name} for m in self.monitors],
+                    "writer": self.store.writer_id,
+                },
+            )
+        except OSError as exc:
+            log.error("curate: cannot record the settings in %s: %s", self.store.root, exc)
 
     # -- the request path --------------------------------------------------------------------
     def log(
@@ -146,6 +161,39 @@ class Framework:
                 if pending > self.config.max_pending_rows:
                     self._wait_for_room()
         return range(first, first + n)
+
+    def log_ground_truth(self, identifiers: Any, gts: Any) -> None:
+        """Attach labels that arrive after their predictions, joined on ``identifiers``.
+
+        The predictions must have been logged with the same ``identifiers``; CONCEPT_DRIFT
+        checks join the two (whichever arrives first waits, in bounded memory).
+
+        >>> import tempfile
+        >>> fw = Framework({"retraining_folder": tempfile.mkdtemp()})
+        >>> fw.log(inputs={"x": [1]}, outputs=[1], identifiers=["req-1"])
+        range(0, 1)
+        >>> fw.log_ground_truth(identifiers=["req-1"], gts=[0])
+        >>> fw.close()
+        """
+        try:
+            n = len(identifiers)
+            if n != len(gts):
+                raise LogInputError(
+                    f"log_ground_truth: {n} identifiers but {len(gts)} ground-truth values"
+                )
+        except TypeError as exc:
+            self._refuse(f"log_ground_truth: identifiers and gts must be sequences ({exc})")
+            return
+        except LogInputError as exc:
+            self._refuse(str(exc), {"identifiers": identifiers, "gts": gts})
+            return
+        if n == 0:
+            return
+        call = LogCall(-1, n, now_us(), None, None, gts, identifiers, ground_truth_only=True)
+        if self.strict:
+            self._pipeline.process([call])
+        else:
+            self._queue.append(call)
 
     def _refuse(self, message: str, raw: Any = None) -> range:
         if self.strict:

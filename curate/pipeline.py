@@ -50,6 +50,8 @@ class LogCall:
     extra_args: Any = None
     # Set when merged calls (from several threads) do not form one contiguous id range.
     ids: np.ndarray | None = None
+    # Labels that arrive after their predictions (Framework.log_ground_truth): no new rows.
+    ground_truth_only: bool = False
 
 
 class Pipeline:
@@ -74,6 +76,11 @@ class Pipeline:
     # -- processing ------------------------------------------------------------------------
     def process(self, calls: list[LogCall]) -> None:
         """Normalise and monitor a list of queued calls (one batch when they fit together)."""
+        late = [c for c in calls if c.ground_truth_only]
+        if late:
+            calls = [c for c in calls if not c.ground_truth_only]
+            for batch in self._normalise(late):
+                self._process_late_ground_truth(batch)
         batches = []
         for group in _mergeable_groups(calls):
             batches.extend(self._normalise(group))
@@ -85,6 +92,13 @@ class Pipeline:
             merged = batches  # calls whose columns differ in type are monitored one by one
         for batch in merged:
             self._process_contained(batch)
+
+    def _process_late_ground_truth(self, batch: Batch) -> None:
+        for monitor in self.monitors:
+            if monitor.uses_late_ground_truth:
+                result = self._run_monitor(monitor, batch)
+                if result is not None:
+                    self._collect(result)
 
     def _process_contained(self, batch: Batch) -> None:
         # The last line of defence: whatever goes wrong, the rows are kept in quarantine.
@@ -386,6 +400,10 @@ def _cell(obj: Any, i: int) -> Any:
 
 
 def _to_batch(call: LogCall) -> Batch:
+    if call.ground_truth_only:
+        no_inputs = pa.table({"_": pa.nulls(call.n)}).drop(["_"])
+        ids, ts = np.full(call.n, -1, dtype=np.int64), np.full(call.n, call.ts, dtype=np.int64)
+        return Batch.from_log(ids, ts, no_inputs, None, call.gts, call.identifiers)
     ids = call.ids if call.ids is not None else np.arange(call.first_id, call.first_id + call.n)
     ts = call.ts if isinstance(call.ts, np.ndarray) else np.full(call.n, call.ts, dtype=np.int64)
     return Batch.from_log(ids, ts, call.inputs, call.outputs, call.gts, call.identifiers,

@@ -352,15 +352,18 @@ def pending_edge_cases(root: Path, latest: RunInfo | None) -> int:
 
 
 def retrain_after(root: Path, runs: list[RunInfo]) -> int | None:
-    """``retrain_after`` from the environment, ``store.json`` or the latest run's config."""
+    """``retrain_after`` from the environment, ``framework.json``, ``store.json`` or the latest
+    run's config."""
     env = os.environ.get("CURATE_RETRAIN_AFTER")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        meta = json.loads((root / "store.json").read_text())
-    except (OSError, ValueError):
-        meta = {}
-    for source in [meta, *(r.record.get("config") or {} for r in reversed(runs))]:
+    metas = []
+    for name in ("framework.json", "store.json"):
+        try:
+            metas.append(json.loads((root / name).read_text()))
+        except (OSError, ValueError):
+            continue
+    for source in [*metas, *(r.record.get("config") or {} for r in reversed(runs))]:
         value = source.get("retrain_after") if isinstance(source, dict) else None
         if isinstance(value, int) and value > 0:
             return value

@@ -65,6 +65,8 @@ class Monitor:
 
     kind: ClassVar[str]
     config_model: ClassVar[type]
+    #: True for monitors that use batches carrying only late ground truth (``log_ground_truth``).
+    uses_late_ground_truth: ClassVar[bool] = False
 
     def __init__(self, config: Any, context: MonitorContext) -> None:
         self.config = config

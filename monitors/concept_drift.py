@@ -117,6 +117,8 @@ class Pending:
 class ConceptDriftMonitor(Monitor):
     """Joins predictions with (possibly late) ground truth; DDM and/or ADWIN on the errors."""
 
+    uses_late_ground_truth = True
+
     kind = MonitorKind.CONCEPT_DRIFT.value
     config_model = ConceptDriftConfig
 

@@ -35,8 +35,9 @@ def batch_column(sig: Signal, batch: Any, column: str) -> pa.Array:
         table = getattr(batch, part)
         if table is None:
             continue
-        if column in table.column_names:
-            return table.column(column).combine_chunks()
+        for name in (column, f"{part}.{column}"):
+            if name in table.column_names:
+                return table.column(name).combine_chunks()
         available.extend(table.column_names)
     raise SignalError(
         f"signal {str(sig)!r}: no column {column!r} in the batch; "
