@@ -22,6 +22,7 @@ noise). :meth:`DataDriftMonitor.flush` closes the open window early when it alre
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -104,6 +105,15 @@ class DataDriftMonitor(Monitor):
     kind = MonitorKind.DATA_DRIFT.value
     config_model = DataDriftConfig
 
+    def _save_reference(self, profile: Any) -> None:
+        # Readers (the dashboard's reference-vs-current charts) find it as profiles/<column>.
+        safe = re.sub(r"[^\w.-]+", "_", self.column)
+        try:
+            path = self.context.store.path("profiles", f"{safe}.profile")
+            type(profile)({self.column: self.profile}).save(path)
+        except (OSError, ValueError) as exc:
+            log.warning("curate: cannot save the reference profile of %r: %s", self.column, exc)
+
     def __init__(self, config: Any, context: Any) -> None:
         if not isinstance(config, DataDriftConfig):
             config = DataDriftConfig.model_validate(config)
@@ -120,6 +130,7 @@ class DataDriftMonitor(Monitor):
             )
         if self.profile.n == 0:
             raise ValueError(f"reference_dataset: column {self.column!r} has no non-null values")
+        self._save_reference(profile)
         self.methods = resolve_methods(config.method, self.profile.kind, self.profile.n)
         self.thresholds = self._thresholds(config.threshold)
         self.state = make_window(
