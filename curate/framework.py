@@ -235,10 +235,14 @@ class Framework:
                 log.exception("curate: writer thread error: %s", exc)
 
     def _drain(self) -> bool:
-        """Process everything queued; write once; answer flush markers. True after a final one."""
+        """Process what is queued now; write; answer flush markers. True after a final one.
+
+        Only the items present when the cycle starts are taken: under a steady stream the queue
+        is never empty, and waiting for that would keep every result in memory unwritten.
+        """
         calls: list[LogCall] = []
         rows = 0
-        while self._queue:
+        for _ in range(len(self._queue)):
             item = self._queue.popleft()
             if isinstance(item, _Refused):
                 self._pipeline.refused(item.message, item.raw)
@@ -258,8 +262,12 @@ class Framework:
             if rows >= self.config.batch_size:
                 self._process_calls(calls)
                 calls, rows = [], 0
+                if self._pipeline.buffered_rows() >= self.config.batch_size:
+                    self._write()
         self._process_calls(calls)
         self._write()
+        if self._queue:
+            self._wake.set()  # more arrived meanwhile: go again without waiting
         return False
 
     def _process_calls(self, calls: list[LogCall]) -> None:
