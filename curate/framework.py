@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any
@@ -91,6 +92,7 @@ class Framework:
         self._wake = threading.Event()
         self._room = threading.Condition()
         self._closed = False
+        self._last_write = time.monotonic()
         self._writer: threading.Thread | None = None
         if not self.strict:
             self._start_writer()
@@ -265,9 +267,11 @@ class Framework:
                 if self._pipeline.buffered_rows() >= self.config.batch_size:
                     self._write()
         self._process_calls(calls)
-        self._write()
-        if self._queue:
-            self._wake.set()  # more arrived meanwhile: go again without waiting
+        due = time.monotonic() - self._last_write >= self.config.flush_interval
+        if due or self._pipeline.buffered_rows() >= self.config.batch_size:
+            self._write()
+        if self._pending_rows >= self.config.batch_size:
+            self._wake.set()  # a full batch arrived meanwhile: go again without waiting
         return False
 
     def _process_calls(self, calls: list[LogCall]) -> None:
@@ -292,6 +296,7 @@ class Framework:
             marker.done.set()
 
     def _write(self) -> bool:
+        self._last_write = time.monotonic()
         ok = self._pipeline.write()
         try:
             self._retrainer.maybe_start()
