@@ -1,8 +1,11 @@
 """``training_args``: the trainer's part of the user configuration, validated by pydantic.
 
-Every key is optional; the defaults are the tuned recipe for the offline default model on the
-product-review example (see ``trainer/README`` notes in the project README). Unknown keys are
-errors that name the key and list the valid ones.
+Every key is optional. The defaults are the recipe tuned for the offline default model on the
+product-review example (about 3,000 edge-case sentences): 6 epochs at learning rate 1e-3
+(linear decay, 6% warm-up, weight decay 0.01), batch 32, dynamic padding to at most 48 tokens,
+15% token masking, one CPU thread per two cores. Fewer epochs leave the top-5 of some probe
+sentences unstable across seeds (negative adjectives can appear); 6 epochs were stable on every
+seed tried. Unknown keys are errors that name the key and list the valid ones.
 
 >>> args = TrainingArgs.model_validate({"epochs": 2, "probes": ["Nike shoes are very [MASK]"]})
 >>> args.task, args.epochs, args.top_k
@@ -44,9 +47,9 @@ class TrainingArgs(StrictModel):
     task: Literal["mlm"] = "mlm"
     model: str | None = None
     text_column: str = "text"
-    epochs: float = Field(3.0, gt=0)
+    epochs: float = Field(6.0, gt=0)
     max_steps: int | None = Field(None, gt=0)
-    learning_rate: float = Field(3e-4, gt=0, lt=1)
+    learning_rate: float = Field(1e-3, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     batch_size: int = Field(32, gt=0)
@@ -63,6 +66,9 @@ class TrainingArgs(StrictModel):
     fp16: Precision = "auto"
     bf16: Precision = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    #: CPU threads for training; ``None``: half the cores (at least 1), leaving the rest to
+    #: the monitored process (on a busy 2-core machine 2 threads run ~10x slower than 1).
+    num_threads: int | None = Field(None, gt=0)
     logging_steps: int | None = Field(None, gt=0)
     eval_steps: int | None = Field(None, gt=0)
     probes: list[str] = Field(default_factory=list)

@@ -94,6 +94,11 @@ def _precision(args: TrainingArgs, cuda: bool) -> tuple[bool, bool]:
     return fp16, bf16
 
 
+def cpu_threads(args: TrainingArgs) -> int:
+    """Threads for CPU training: ``num_threads``, or half the cores (at least one)."""
+    return args.num_threads or max(1, (os.cpu_count() or 1) // 2)
+
+
 def training_arguments(args: TrainingArgs, out_dir: str, n_train: int, progress_bar: bool):
     """``transformers.TrainingArguments`` for a run: no checkpoints, no hub, no reporting."""
     import torch
@@ -187,8 +192,10 @@ def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Ru
 def _train(
     store: Store, run: Run, args: TrainingArgs, timings: dict[str, float], progress_bar: bool
 ) -> dict[str, Any]:
+    import torch
     from transformers import PrinterCallback
 
+    torch.set_num_threads(cpu_threads(args))
     task = get_task(args.task, args)
     source = starting_model(store, run, args)
     run.update(
@@ -237,5 +244,6 @@ def _train(
         "train_samples_per_second": train_metrics.get("train_samples_per_second"),
         "train_steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
+        "cpu_threads": torch.get_num_threads(),
     }
     return {"metrics": metrics, "model_path": f"runs/{run.run_id}/model"}

@@ -1,0 +1,71 @@
+"""The train / runs / probe subcommands, through an argparse parser like curate's."""
+
+from __future__ import annotations
+
+import argparse
+
+import pyarrow as pa
+import pytest
+from trainer_fixtures import make_tiny_mlm, review_rows
+
+from curate.store import Store
+from trainer.cli import add_subcommands
+from trainer.report import format_table, side_by_side
+
+
+def _cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="curate")
+    add_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> str:
+    return str(make_tiny_mlm(tmp_path_factory.mktemp("tiny")))
+
+
+def test_train_runs_and_probe_commands(tmp_path, tiny_model, capsys):
+    root = str(tmp_path / "store")
+    Store(root).write("retraining", pa.table({"text": review_rows(60)}))
+    probe = "Nike shoes are very [MASK]"
+    common = ("--store", root, "--model", tiny_model, "--max-steps", "3", "--batch-size", "8")
+    assert _cli("train", *common, "--probe", probe) == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "before" in out and "after" in out and probe in out
+
+    assert _cli("train", "--store", root, "--model", "/no/such/model") == 1
+    assert "does not exist" in capsys.readouterr().out
+
+    assert _cli("runs", "--store", root) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["run", "status", "trigger"]
+    assert [line.split()[1] for line in table[2:]] == ["succeeded", "failed"]
+
+    assert _cli("probe", "--store", root, "--run", "latest") == 0  # latest run: the failed one
+    assert _cli("probe", "--store", root, "--run", "latest", probe) == 2
+    assert "failed" in capsys.readouterr().err
+
+
+def test_probe_stored_and_live(tmp_path, tiny_model, capsys):
+    root = str(tmp_path / "store")
+    Store(root).write("retraining", pa.table({"text": review_rows(40)}))
+    args = ("--store", root, "--model", tiny_model, "--max-steps", "2", "--probe", "a [MASK] b")
+    assert _cli("train", *args) == 0
+    capsys.readouterr()
+    assert _cli("probe", "--store", root) == 0
+    assert "a [MASK] b" in capsys.readouterr().out
+    assert _cli("probe", "--store", root, "--top-k", "3", "nike {mask} are good") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "nike {mask} are good" and lines[1].split() == ["#", "before", "after"]
+    assert len(lines) == 3 + 3
+    assert _cli("probe", "--store", root, "--run", "run-nope") == 2
+
+
+def test_tables_format_plainly():
+    assert format_table([], ["a"]) == "a\n-"
+    rows = [
+        {"probe": "p", "stage": "after", "rank": 1, "token": "good", "score": 0.5},
+        {"probe": "p", "stage": "before", "rank": 1, "token": "the", "score": 0.25},
+    ]
+    assert side_by_side(rows).splitlines()[3].split() == ["1", "the", "(0.250)", "good", "(0.500)"]
