@@ -31,7 +31,7 @@ def load_parquet_dataset(
     files = store.files(table) if files is None else list(files)
     schema = store.schema(table, files)
     if columns is not None:
-        schema = schema.__class__([schema.field(c) for c in columns if c in schema.names])
+        schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
     if not files:
         return datasets.Dataset(schema.empty_table())
     features = datasets.Features.from_arrow_schema(schema)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,20 +57,17 @@ def url(host: str, port: int) -> str:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    """Run Streamlit in the foreground until it exits (Ctrl-C stops it)."""
+    """Become the Streamlit server (``exec``): stopping this process stops the server.
+
+    A child process would outlive a ``curate dashboard`` that is terminated, leaving the port
+    taken; replacing the process leaves nothing behind.
+    """
     store = Path(args.store).expanduser().absolute()
     print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)
     env = {**os.environ, "CURATE_STORE": str(store)}
-    proc = subprocess.Popen(streamlit_command(args), env=env)
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return 130
+    cmd = streamlit_command(args)
+    os.execvpe(cmd[0], cmd, env)
+    return 0  # pragma: no cover - execvpe does not return
 
 
 def build_parser() -> argparse.ArgumentParser:
