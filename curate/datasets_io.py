@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyarrow as pa
+
 from curate.store import Store
 
 
@@ -25,6 +27,8 @@ def load_parquet_dataset(
     >>> _ = s.write("retraining", pa.table({"id": [1, 2], "text": ["a", "b"]}))
     >>> load_parquet_dataset(s, "retraining")[:]["text"]
     ['a', 'b']
+    >>> load_parquet_dataset(s, "retraining", columns=["text"]).column_names
+    ['text']
     """
     import datasets
 

@@ -131,6 +131,28 @@ def file_lock(path: Path, *, blocking: bool = True) -> Iterator[bool]:
         os.close(fd)
 
 
+def try_lock(path: Path) -> int | None:
+    """Open ``path`` and take an exclusive ``flock`` without waiting: the descriptor, or ``None``
+    when another open file holds it. The lock lasts until every copy of the descriptor is
+    closed, so it can be handed to a child process (``pass_fds``).
+
+    >>> import os, tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.lock"
+    >>> fd = try_lock(path)
+    >>> try_lock(path) is None
+    True
+    >>> os.close(fd)
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def is_locked(path: Path) -> bool:
     """True when some open file (in any process) holds an exclusive ``flock`` on ``path``."""
     if not path.exists():

@@ -15,11 +15,9 @@ next trigger trains again. Edge cases written while a run trains count toward th
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import subprocess
-import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -27,7 +25,7 @@ from typing import Any
 
 from curate.errors import CurateError
 from curate.runs import Run, RunRegistry
-from curate.store import Store, file_lock
+from curate.store import Store, file_lock, try_lock
 
 log = logging.getLogger("curate")
 
@@ -82,7 +80,7 @@ class Retrainer:
         process has just consumed the pending edge cases.
         """
         with file_lock(self.store.lock_path("trigger")):
-            training_fd = _try_lock(self.runs.training_lock)
+            training_fd = try_lock(self.runs.training_lock)
             if training_fd is None:
                 return None
             try:
@@ -95,7 +93,7 @@ class Retrainer:
                     kind="trainer" if self.on_retrain is None else "callback",
                     config=self.training_args or {},
                 )
-                run_fd = _try_lock(run.lock_path)
+                run_fd = try_lock(run.lock_path)
                 self._launch(run, training_fd, run_fd)
             except BaseException:
                 os.close(training_fd)
@@ -111,18 +109,9 @@ class Retrainer:
             )
             self._thread.start()
             return
-        log_path = run.path / "train.log"
-        with open(log_path, "ab") as out:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "trainer.worker", "--store", str(self.store.root),
-                 "--run", run.run_id],
-                pass_fds=fds,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env={**os.environ, "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")},
-            )  # fmt: skip
+        from trainer.launch import spawn_worker  # the trainer is optional for monitoring
+
+        self._process = spawn_worker(self.store, run, pass_fds=fds)
         # The child holds the locks now; ours go when we close our copies of the descriptors.
         for fd in fds:
             os.close(fd)
@@ -151,17 +140,3 @@ class Retrainer:
             if self._thread.is_alive():
                 raise CurateError(f"training still running after {timeout} s")
         return self.runs.latest()
-
-
-def _try_lock(path: os.PathLike[str] | str) -> int | None:
-    """An open descriptor holding an exclusive flock on ``path``, or ``None`` if it is taken."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-__all__ = ["Retrainer", "Store"]

@@ -6,14 +6,13 @@ background worker inherits both locks as open file descriptors (``pass_fds``): t
 as long as the worker does, whatever happens to the process that started it.
 
 >>> import tempfile
->>> from curate.store import Store
+>>> from curate.store import Store, try_lock
 >>> store = Store(tempfile.mkdtemp())
 >>> run = start_run(store, {"max_steps": 1}, wait=True, progress_bar=False)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
@@ -24,24 +23,12 @@ from typing import Any
 
 from curate.errors import CurateError
 from curate.runs import Run, RunRegistry
-from curate.store import Store
+from curate.store import Store, try_lock
 from trainer.config import TrainingArgs
 
 
 class TrainingInProgressError(CurateError, RuntimeError):
     """Another process holds the store's training lock."""
-
-
-def try_lock(path: Path) -> int | None:
-    """Open ``path`` and take an exclusive ``flock`` without waiting; the fd, or None if held."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
 
 
 def spawn_worker(store: Store, run: Run, pass_fds: Sequence[int] = ()) -> subprocess.Popen:

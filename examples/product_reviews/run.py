@@ -96,7 +96,7 @@ def report_training(fw: Framework, timeout: float) -> int:
         return 1
     print(f"run {run.run_id}: {run.status} after {time.perf_counter() - started:.0f} s of waiting")
     if run.status != "succeeded":
-        print(f"error: {run.error}\nlog: {run.path / 'train.log'}")
+        print(f"error: {run.error}\nlog: {run.path / 'worker.log'}")
         return 1
     metrics = run.record.get("metrics", {})
     if "perplexity_before" in metrics:
