@@ -190,7 +190,9 @@ def take_screenshots(
     ):
         for page in pages:
             driver.set_window_size(width, 1000)
-            open_page(driver, f"{url}/{page}", PAGES[page])
+            # The default page lives at "/": Streamlit ignores a default page's url_path.
+            path = "" if page == next(iter(PAGES)) else page
+            open_page(driver, f"{url}/{path}", PAGES[page])
             saved.append(save_full_page(driver, out_dir / f"{page}.png", width))
     return saved
 

@@ -1,7 +1,8 @@
 """The product-review example, end to end: log → curate → retrain → before/after predictions.
 
 Synthesises review sentences, logs them one per ``log()`` call as production code would, keeps
-the Nike & product & positive-sentiment rows as edge cases, checks the text for nulls, lets the
+the Nike & product & positive-sentiment rows as edge cases, checks the text for nulls and for
+drift against last month's traffic, lets the
 retraining trigger fine-tune the offline default masked LM in the background, and prints the
 top-5 predictions for the probe sentences before and after training.
 
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pandas as pd
 
 from curate import Framework, MeasurableType, Monitor
 from examples.product_reviews.data import NEGATIVE_ADJECTIVES, POSITIVE_ADJECTIVES, generate
@@ -45,6 +48,14 @@ def build_config(store: Path, retrain_after: int, train: bool, epochs: float | N
                 "window": 5_000,
                 # 5% nulls is this stream's normal; alert only when it clearly rises.
                 "alert_ratio": 0.08,
+            },
+            {
+                "type": Monitor.DATA_DRIFT,
+                "measurable_args": {"type": MeasurableType.INPUT_FEATURE, "feature_name": "text"},
+                # Last month's traffic: another sample of the same stream.
+                "reference_dataset": pd.DataFrame({"text": generate(5_000, seed=1)}),
+                "window": 5_000,
+                "method": "auto",
             },
         ],
         "retraining_folder": str(store),
