@@ -23,9 +23,10 @@ from collections import deque
 from typing import Any
 
 from curate.batch import Batch
+from curate.calls import LogCall
 from curate.config import Config
 from curate.errors import CurateError, LogInputError
-from curate.pipeline import LogCall, Pipeline
+from curate.pipeline import Pipeline
 from curate.runs import Run, RunRegistry
 from curate.store import ID_BLOCK, Store, now_us
 from curate.trigger import Retrainer

@@ -13,14 +13,15 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.batch import Batch, safe_repr
+from curate.batch import Batch
+from curate.calls import LogCall, merge_calls, mergeable_groups, to_batch
+from curate.columns import safe_repr
 from curate.errors import CurateError, LogInputError, StoreError
 from curate.schema_guard import SchemaGuard
 from curate.store import Store, now_us
@@ -34,24 +35,6 @@ from monitors.base import (
 )
 
 log = logging.getLogger("curate")
-
-
-@dataclass
-class LogCall:
-    """One queued ``log()`` call: its first id, row count, timestamp(s) and raw arguments."""
-
-    first_id: int
-    n: int
-    ts: int | np.ndarray
-    inputs: Any
-    outputs: Any = None
-    gts: Any = None
-    identifiers: Any = None
-    extra_args: Any = None
-    # Set when merged calls (from several threads) do not form one contiguous id range.
-    ids: np.ndarray | None = None
-    # Labels that arrive after their predictions (Framework.log_ground_truth): no new rows.
-    ground_truth_only: bool = False
 
 
 class Pipeline:
@@ -82,7 +65,7 @@ class Pipeline:
             for batch in self._normalise(late):
                 self._process_late_ground_truth(batch)
         batches = []
-        for group in _mergeable_groups(calls):
+        for group in mergeable_groups(calls):
             batches.extend(self._normalise(group))
         if not batches:
             return
@@ -113,15 +96,15 @@ class Pipeline:
 
     def _normalise(self, calls: list[LogCall]) -> list[Batch]:
         if len(calls) > 1:
-            merged = _merge_calls(calls)
+            merged = merge_calls(calls)
             try:
-                return [_to_batch(merged)]
+                return [to_batch(merged)]
             except (LogInputError, ValueError, TypeError):
                 pass  # one call in the group is bad: redo them one by one to find it
         batches = []
         for call in calls:
             try:
-                batches.append(_to_batch(call))
+                batches.append(to_batch(call))
             except Exception as exc:  # noqa: BLE001 - any malformed call is contained
                 self._malformed(call, exc)
         return batches
@@ -397,65 +380,3 @@ def _cell(obj: Any, i: int) -> Any:
         return obj[i] if obj is not None else None
     except Exception:  # noqa: BLE001 - a malformed call may not even be indexable
         return None if obj is None else safe_repr(obj)
-
-
-def _to_batch(call: LogCall) -> Batch:
-    if call.ground_truth_only:
-        no_inputs = pa.table({"_": pa.nulls(call.n)}).drop(["_"])
-        ids, ts = np.full(call.n, -1, dtype=np.int64), np.full(call.n, call.ts, dtype=np.int64)
-        return Batch.from_log(ids, ts, no_inputs, None, call.gts, call.identifiers)
-    ids = call.ids if call.ids is not None else np.arange(call.first_id, call.first_id + call.n)
-    ts = call.ts if isinstance(call.ts, np.ndarray) else np.full(call.n, call.ts, dtype=np.int64)
-    return Batch.from_log(ids, ts, call.inputs, call.outputs, call.gts, call.identifiers,
-                          call.extra_args)  # fmt: skip
-
-
-def _shape(call: LogCall) -> tuple | None:
-    """A key under which calls can be merged into one call cheaply (dicts of plain lists)."""
-    parts = (call.inputs, call.outputs, call.gts, call.identifiers)
-    key = []
-    for p in parts:
-        if p is None:
-            key.append(None)
-        elif isinstance(p, dict) and all(type(v) is list for v in p.values()):
-            key.append(tuple(p))
-        elif type(p) is list and p and not isinstance(p[0], dict):
-            key.append("seq")
-        else:
-            return None
-    if call.extra_args is not None:
-        return None
-    return tuple(key)
-
-
-def _mergeable_groups(calls: list[LogCall]) -> list[list[LogCall]]:
-    groups: list[list[LogCall]] = []
-    last = object()
-    for call in calls:
-        key = _shape(call)
-        if key is not None and key == last and groups:
-            groups[-1].append(call)
-        else:
-            groups.append([call])
-        last = key
-    return groups
-
-
-def _merge_calls(calls: list[LogCall]) -> LogCall:
-    """Consecutive one-row calls become one call: list.extend is much cheaper than Arrow per call."""
-    first = calls[0]
-    merged: dict[str, Any] = {}
-    for part in ("inputs", "outputs", "gts", "identifiers"):
-        value = getattr(first, part)
-        if value is None:
-            merged[part] = None
-        elif isinstance(value, dict):
-            merged[part] = {k: [] for k in value}
-            for c in calls:
-                for k, v in getattr(c, part).items():
-                    merged[part][k].extend(v)
-        else:
-            merged[part] = [x for c in calls for x in getattr(c, part)]
-    ids = np.concatenate([np.arange(c.first_id, c.first_id + c.n, dtype=np.int64) for c in calls])
-    ts = np.concatenate([np.full(c.n, c.ts, dtype=np.int64) for c in calls])
-    return LogCall(first.first_id, len(ids), ts, ids=ids, **merged)

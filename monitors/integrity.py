@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
-from curate.batch import safe_repr
+from curate.columns import safe_repr
 from curate.config_base import CheckBase, MeasurableArgs
 from curate.enums import Monitor as MonitorKind
 from monitors import integrity_checks as checks

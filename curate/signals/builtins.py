@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
-from curate.batch import PARTS, arrow_to_numpy
+from curate.batch import PARTS
+from curate.columns import arrow_to_numpy
 from curate.errors import SignalError
 from curate.signals.core import Cache, Signal, check_values
 
