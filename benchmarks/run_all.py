@@ -79,7 +79,8 @@ def run_one(script: Path, extra: list[str], timeout: float) -> tuple[str, float,
     return out.strip(), time.perf_counter() - started, code
 
 
-TARGET = re.compile(r"target", re.IGNORECASE)
+# Lines that state a target, or a headline figure a reader compares with one.
+TARGET = re.compile(r"target|ratio|ms/window|peak RSS", re.IGNORECASE)
 NOISE = re.compile(r"^(curate alert|WARNING|INFO|Generating|Map|Filter|\s*\d+%\|)")
 
 
