@@ -158,13 +158,16 @@ class IntegrityMonitor(Monitor):
             reason = f"column missing: {exc.args[0] if exc.args else exc}"
             return np.full(len(batch), violated, dtype=bool), reason, None
         params = dict(self._params)
+        # Cells of the wrong type were stored as null and are reported as dtype problems.
+        coerced = np.zeros(len(batch), dtype=bool)
+        for p in batch.problems:
+            if p.column == self.column or f"{p.part}.{p.column}" == self.column:
+                coerced[p.row] = True
         if self.check == "dtype":
-            rows = np.zeros(len(batch), dtype=bool)
-            for p in batch.problems:
-                if p.column == self.column or f"{p.part}.{p.column}" == self.column:
-                    rows[p.row] = True
-            params["problem_rows"] = rows
+            params["problem_rows"] = coerced
         mask, reason = self._fn(col, **params)
+        if self.check == "non_null":
+            mask = mask & ~coerced  # present, only of another type: not a missing value
         return mask, reason, col
 
     def process(self, batch: Any) -> MonitorResult:

@@ -231,3 +231,15 @@ def test_arrow_table_with_nested_types_is_logged(tmp_path: Path) -> None:
         fw.log(inputs=table)
     stored = Store(tmp_path / "s").read("retraining").to_pylist()
     assert stored[0]["meta"] == {"a": 1, "b": [1, 2]}
+
+
+def test_a_cell_of_the_wrong_type_is_reported_once_as_dtype(tmp_path: Path) -> None:
+    checks = [
+        {"type": "data_integrity", "measurable_args": {"feature_name": "score"},
+         "integrity_type": "non_null"},
+    ]  # fmt: skip
+    with Framework({"checks": checks, "retraining_folder": tmp_path / "s"}) as fw:
+        fw.log(inputs={"score": [0.1, "high", None]})
+    q = Store(tmp_path / "s").read("quarantine").to_pandas()
+    assert sorted(q["check"]) == ["dtype", "non_null"], q[["check", "value", "reason"]]
+    assert q.loc[q["check"] == "dtype", "value"].tolist() == ["high"]
