@@ -50,7 +50,6 @@ class Pipeline:
         self.buffers: dict[str, list[pa.Table]] = {"retraining": [], "quarantine": []}
         self.metric_rows: list[dict[str, Any]] = []
         self.alert_rows: list[dict[str, Any]] = []
-        self.counters = {"rows_logged": 0, "edge_cases": 0, "quarantined": 0}
         self.last_error: str | None = None
         # Failed segment writes not yet recorded in the metrics table (recorded once one works).
         self.write_errors = 0
@@ -126,7 +125,6 @@ class Pipeline:
             if result.edge_mask is not None:
                 masks.append((result.reason or monitor.name, result.edge_mask, result.leaves))
             self._collect(result)
-        self.counters["rows_logged"] += n
         self.metric_rows.append(
             metric_row(monitor="framework", check="log", column="", metric="rows_logged",
                        value=n, n=n, window_start=int(batch.ts.min()), window_end=int(batch.ts.max()))
@@ -177,7 +175,6 @@ class Pipeline:
                 if name not in table.column_names:
                     table = table.append_column(name, pa.array(values[idx]))
         self.buffers["retraining"].append(self._conform(table))
-        self.counters["edge_cases"] += len(idx)
 
     def _conform(self, table: pa.Table) -> pa.Table:
         """Cast edge-case rows to the retraining set's column types; misfits go to quarantine."""
@@ -202,13 +199,11 @@ class Pipeline:
                     rows=[json.dumps(r, default=safe_repr) for r in rows.to_pylist()],
                 )
             )  # fmt: skip
-            self.counters["quarantined"] += rows.num_rows
         return conformed
 
     def _collect(self, result: MonitorResult) -> None:
         for q in result.quarantine:
             self.buffers["quarantine"].append(q)
-            self.counters["quarantined"] += q.num_rows
         self.metric_rows.extend(result.metrics)
         self.alert_rows.extend(result.alerts)
         for alert in result.alerts:
@@ -252,7 +247,6 @@ class Pipeline:
                              check="malformed_call", column="", values=[None] * call.n,
                              reasons=str(exc), rows=rows)
         )  # fmt: skip
-        self.counters["quarantined"] += call.n
 
     def refused(self, message: str, raw: Any) -> None:
         """Record a call that could not be read at all: logged, counted, kept in quarantine."""
@@ -273,7 +267,6 @@ class Pipeline:
             quarantine_table(batch.ids, batch.ts, monitor=kind, check=check, column="",
                              values=[None] * len(batch), reasons=reason, rows=rows)
         )  # fmt: skip
-        self.counters["quarantined"] += len(batch)
 
     def _cell_problems(self, batch: Batch) -> np.ndarray:
         bad = np.zeros(len(batch), dtype=bool)
@@ -295,7 +288,6 @@ class Pipeline:
                                  check="dtype", column=p.column, values=[safe_repr(p.value)],
                                  reasons=p.reason, rows=[batch.row_json(p.row)])
             )  # fmt: skip
-        self.counters["quarantined"] += int(bad.sum())
         self.metric_rows.append(
             metric_row(monitor="framework", check="dtype", column="", metric="bad_cells",
                        value=len(batch.problems), n=len(batch))
