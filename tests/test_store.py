@@ -170,7 +170,11 @@ def test_restart_resumes_counts_and_ids_and_never_deletes(tmp_path):
     assert stats["edge_cases_since_last_run"] == 1
     assert second[0] > first[-1]  # ids never repeat across restarts
     after = snapshot(tmp_path / "store")
-    assert all(after.get(path) == size for path, size in before.items() if path not in ("_ids", "framework.json"))
+    assert all(
+        after.get(path) == size
+        for path, size in before.items()
+        if path not in ("_ids", "framework.json")
+    )
     assert (tmp_path / "store" / "store.json").read_bytes() == store_json
     ids = Store(tmp_path / "store").read("retraining").column("id").to_pylist()
     assert sorted(ids) == [first[0], first[2], second[0]]
