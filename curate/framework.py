@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import secrets
 import threading
 import time
 import weakref
@@ -88,6 +89,7 @@ class Framework:
             )
         self._id_lock = threading.Lock()
         self._next_id = self._id_end = 0
+        self._spare_block: tuple[int, int] | None = None
         self._queue: deque[LogCall | _Flush | _Refused] = deque()
         self._pending_rows = 0
         self._wake = threading.Event()
@@ -148,8 +150,7 @@ class Framework:
             return self._refuse("inputs: no rows (every column is empty)", inputs)
         with self._id_lock:
             if self._next_id + n > self._id_end:
-                self._next_id = self.store.reserve_ids(max(ID_BLOCK, n))
-                self._id_end = self._next_id + max(ID_BLOCK, n)
+                self._next_block(n)
             first = self._next_id
             self._next_id += n
             self._pending_rows += n
@@ -164,6 +165,44 @@ class Framework:
                 if pending > self.config.max_pending_rows:
                     self._wait_for_room()
         return range(first, first + n)
+
+    def _next_block(self, n: int) -> None:
+        """Move to a new block of ids (caller holds ``_id_lock``).
+
+        The writer thread keeps a spare block reserved, so this is normally no I/O at all. If
+        none is ready and the store cannot reserve one (a full or read-only disk), production
+        mode takes a random block of negative ids, unique with overwhelming probability and
+        never overlapping the reserved (non-negative) ones, rather than failing the caller.
+        """
+        size = max(ID_BLOCK, n)
+        spare, self._spare_block = self._spare_block, None
+        if spare is not None and spare[1] - spare[0] >= n:
+            self._next_id, self._id_end = spare
+            return
+        try:
+            self._next_id = self.store.reserve_ids(size)
+        except OSError as exc:
+            if self.strict:
+                raise
+            log.error(
+                "curate: cannot reserve row ids in %s (%s); using a random block",
+                self.store.root,
+                exc,
+            )
+            self._next_id = -(1 << 62) + secrets.randbelow(1 << 40) * (1 << 21)
+        self._id_end = self._next_id + size
+
+    def _reserve_spare_block(self) -> None:
+        # Called by the writer thread: the I/O of reserving ids stays off the request path.
+        if self._spare_block is not None:
+            return
+        try:
+            start = self.store.reserve_ids(ID_BLOCK)
+        except OSError as exc:
+            log.error("curate: cannot reserve row ids in %s: %s", self.store.root, exc)
+            return
+        with self._id_lock:
+            self._spare_block = (start, start + ID_BLOCK)
 
     def log_ground_truth(self, identifiers: Any, gts: Any) -> None:
         """Attach labels that arrive after their predictions, joined on ``identifiers``.
@@ -298,6 +337,8 @@ class Framework:
 
     def _write(self) -> bool:
         self._last_write = time.monotonic()
+        if not self.strict:
+            self._reserve_spare_block()
         ok = self._pipeline.write()
         try:
             self._retrainer.maybe_start()

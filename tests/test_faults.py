@@ -246,3 +246,40 @@ def test_sigkill_during_training_marks_the_run_failed_and_retrains(tmp_path: Pat
         fw.wait_for_training(timeout=30)
     assert len(started) == 1, "the next trigger must train again"
     assert runs.latest().status == "succeeded"
+
+
+def test_id_reservation_failure_never_reaches_the_caller(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    def full(*_args, **_kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    for strict in (False, True):
+        fw = Framework({"retraining_folder": tmp_path / f"s{strict}"}, strict=strict)
+        fw.log(inputs={"text": ["first"]})
+        fw._next_id, fw._spare_block = fw._id_end, None  # the block is used up, no spare
+        monkeypatch.setattr(fw.store, "reserve_ids", full)
+        if strict:
+            with pytest.raises(OSError):
+                fw.log(inputs={"text": ["second"]})
+        else:
+            ids = fw.log(inputs={"text": ["second", "third"]})
+            assert len(ids) == 2 and ids[0] < 0, "a random block outside the reserved ids"
+            more = fw.log(inputs={"text": ["fourth"]})
+            assert more[0] == ids[-1] + 1
+        monkeypatch.undo()
+        fw.close()
+
+
+def test_spare_id_block_is_reserved_off_the_request_path(tmp_path: Path, monkeypatch) -> None:
+    with Framework({"retraining_folder": tmp_path / "s"}) as fw:
+        fw.log(inputs={"text": ["a"]})
+        fw.flush()  # the writer reserves the next block while it writes
+        spare = fw._spare_block
+        assert spare is not None
+        calls = []
+        monkeypatch.setattr(fw.store, "reserve_ids", lambda *a, **k: calls.append(a) or 0)
+        fw._next_id = fw._id_end
+        ids = fw.log(inputs={"text": ["b"]})
+        assert ids[0] == spare[0], "the next ids come from the spare block"
+        assert calls == [], "log() did no I/O to get them"
