@@ -159,3 +159,47 @@ def test_two_processes_crossing_the_threshold_start_one_run(tmp_path: Path, tiny
     runs = RunRegistry(Store(tmp_path / "s"))
     assert len(runs.list()) == 1, [r.record for r in runs.list()]
     assert runs.latest().status == "succeeded", runs.latest().error
+
+
+def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None:
+    import os
+    import signal
+    import time
+
+    store_dir = tmp_path / "s"
+    with Framework(_config(store_dir, tiny_model)) as fw:  # run 1: finishes
+        fw.log(inputs={"text": review_rows(50, seed=1)})
+        fw.flush()
+        first = fw.wait_for_training(timeout=300)
+    assert first.status == "succeeded"
+    first_files = sorted(p.name for p in (first.path / "model").iterdir())
+
+    with Framework(_config(store_dir, tiny_model, max_steps=100_000)) as fw:  # run 2: killed
+        fw.log(inputs={"text": review_rows(50, seed=2)})
+        fw.flush()
+        worker = fw._retrainer._process
+        assert worker is not None, "the threshold started a worker"
+        log_file = fw.runs.latest().path / "train.log"  # the worker has started
+        deadline = time.monotonic() + 120
+        while not log_file.exists():
+            assert time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.2)
+        time.sleep(2)  # well into training
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(30)
+        killed = fw.runs.latest()
+        retraining_rows = Store(store_dir).read("retraining").num_rows
+
+    assert killed.run_id != first.run_id
+    assert killed.status == "failed" and "killed" in killed.error
+    assert RunRegistry(Store(store_dir)).get(first.run_id).status == "succeeded"
+    assert sorted(p.name for p in (first.path / "model").iterdir()) == first_files
+    for f in Store(store_dir).files("retraining"):
+        pq.read_table(f)
+
+    with Framework(_config(store_dir, tiny_model)) as fw:  # the next trigger trains again
+        fw.log(inputs={"text": review_rows(50, seed=3)})
+        fw.flush()
+        third = fw.wait_for_training(timeout=300)
+    assert third.status == "succeeded" and third.run_id not in (first.run_id, killed.run_id)
+    assert Store(store_dir).read("retraining").num_rows > retraining_rows
