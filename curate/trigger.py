@@ -19,6 +19,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -128,8 +129,13 @@ class Retrainer:
             for fd in fds:
                 os.close(fd)
 
-    def wait(self, timeout: float | None = None) -> Run | None:
-        """Wait for the run this process started (if any); return the latest run."""
+    def wait(self, timeout: float | None = None, poll: float = 0.2) -> Run | None:
+        """Wait for training in this store to end; return the latest run.
+
+        Waits for the run this process started and, as well, for a run another process is
+        training (its lock is held), so every process that logs into the store can wait for it.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
         if self._process is not None:
             try:
                 self._process.wait(timeout)
@@ -139,4 +145,8 @@ class Retrainer:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 raise CurateError(f"training still running after {timeout} s")
+        while self.runs.is_training():
+            if deadline is not None and time.monotonic() > deadline:
+                raise CurateError(f"training still running after {timeout} s")
+            time.sleep(poll)
         return self.runs.latest()

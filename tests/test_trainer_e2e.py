@@ -158,7 +158,11 @@ def test_two_processes_crossing_the_threshold_start_one_run(tmp_path: Path, tiny
     assert [p.wait(timeout=300) for p in procs] == [0, 0]
     runs = RunRegistry(Store(tmp_path / "s"))
     assert len(runs.list()) == 1, [r.record for r in runs.list()]
-    assert runs.latest().status == "succeeded", runs.latest().error
+    # The run may have started as the second process closed: training outlives the loggers.
+    from trainer.launch import wait_for_run
+
+    assert wait_for_run(runs.latest(), timeout=300).status == "succeeded", runs.latest().error
+    assert len(runs.list()) == 1
 
 
 def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None:
@@ -203,3 +207,21 @@ def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None
         third = fw.wait_for_training(timeout=300)
     assert third.status == "succeeded" and third.run_id not in (first.run_id, killed.run_id)
     assert Store(store_dir).read("retraining").num_rows > retraining_rows
+
+
+def test_wait_for_training_waits_for_a_run_of_another_process(tmp_path: Path) -> None:
+    import os
+    import time
+
+    from curate.errors import CurateError
+    from curate.store import try_lock
+
+    with Framework({"retraining_folder": tmp_path / "s"}) as fw:
+        fd = try_lock(fw.runs.training_lock)  # another process is training
+        threading.Timer(1.0, os.close, args=(fd,)).start()
+        with pytest.raises(CurateError, match="still running"):
+            fw.wait_for_training(timeout=0.2)
+        started = time.monotonic()
+        fw.wait_for_training(timeout=30)
+        assert time.monotonic() - started > 0.5, "it waited for the lock to be released"
+        assert not fw.runs.is_training()
