@@ -1,27 +1,49 @@
 """curate: monitor what production sends a model, curate edge cases, retrain on them.
 
+The names below are imported on first use, so ``import curate`` is cheap and any module of
+the project can be imported on its own.
+
 >>> from curate import Framework, Signal, Monitor, MeasurableType
 >>> Monitor.EDGE_CASE.value, MeasurableType.INPUT_FEATURE.value
 ('edge_case', 'input_feature')
 """
 
-from curate.config import Config
-from curate.enums import MeasurableType, Monitor
-from curate.errors import ConfigError, CurateError, LogInputError, SignalError, StoreError
-from curate.framework import Framework
-from curate.signals import Signal, signal
+from __future__ import annotations
 
-__all__ = [
-    "Config",
-    "ConfigError",
-    "CurateError",
-    "Framework",
-    "LogInputError",
-    "MeasurableType",
-    "Monitor",
-    "Signal",
-    "SignalError",
-    "StoreError",
-    "signal",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Config": "curate.config",
+    "ConfigError": "curate.errors",
+    "CurateError": "curate.errors",
+    "Framework": "curate.framework",
+    "LogInputError": "curate.errors",
+    "MeasurableType": "curate.enums",
+    "Monitor": "curate.enums",
+    "MonitorKind": "curate.enums",
+    "Signal": "curate.signals",
+    "SignalError": "curate.errors",
+    "StoreError": "curate.errors",
+    "StoreReader": "curate.store_reader",
+    "signal": "curate.signals",
+}
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'curate' has no attribute {name!r}")
+    if name in ("Signal", "signal"):
+        # Signal constructors that live in the monitors layer (drift_outlier) register
+        # themselves on import; the facade makes them available to ``from curate import Signal``.
+        import monitors.drift_signals  # noqa: F401
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from curate.columns import (
+from curate.arrow_values import (
     CellProblem,
     _concat_tables,
     _is_tabular,

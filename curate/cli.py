@@ -2,8 +2,9 @@
 
 ``curate stats --store DIR`` prints the store's counts; ``curate profile`` builds a reference
 profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the trainer;
-``curate dashboard`` serves the Streamlit app. The subcommands of other packages are added when
-those packages are importable, so a monitoring-only install still has a working CLI.
+``curate dashboard`` serves the Streamlit app. Those of other packages are plugins (the
+``curate.commands`` entry points), so the command line never imports a layer above it and a
+partial install still has a working CLI.
 
 >>> build_parser().parse_args(["stats", "--store", "x"]).store
 'x'
@@ -12,38 +13,31 @@ those packages are importable, so a monitoring-only install still has a working 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import entry_points
 
-# (module, function) pairs that add subcommands to the parser.
-_PLUGINS = (
-    ("trainer.cli", "add_subcommands"),
-    ("dashboard.cli", "add_subcommand"),
-)
+#: Entry-point group of the packages that add subcommands (``trainer``, ``dashboard``): each
+#: entry is a function given the argparse subparsers object.
+PLUGIN_GROUP = "curate.commands"
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from curate.runs import RunRegistry
-    from curate.store import TABLES, Store
+    from curate.store_reader import TABLES, StoreReader
 
-    store = Store(args.store)
-    runs = RunRegistry(store)
-    metrics = store.read("metrics", columns=["metric", "value"])
-    logged = 0.0
-    if metrics.num_rows:
-        import pyarrow.compute as pc
-
-        logged = pc.sum(metrics.filter(pc.equal(metrics["metric"], "rows_logged"))["value"]).as_py()
-    latest = runs.latest()
+    store = StoreReader(args.store)
+    if not store.exists():
+        raise FileNotFoundError(f"no store at {store.root}")
+    runs = store.runs()
+    latest = runs[-1] if runs else None
     out = {
         "store": str(store.root),
-        "rows_logged": int(logged or 0),
-        **{f"{t}_rows": store.num_rows(store.files(t)) for t in TABLES},
-        "edge_cases_since_last_run": runs.pending_rows(),
-        "runs": len(runs.list()),
+        "rows_logged": store.rows_logged(),
+        **{f"{t}_rows": store.count(t) for t in TABLES},
+        "edge_cases_since_last_run": store.pending_rows(latest),
+        "runs": len(runs),
         "latest_run": None if latest is None else {"id": latest.run_id, "status": latest.status},
     }
     print(json.dumps(out, indent=2))
@@ -74,11 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("profile_args", nargs=argparse.REMAINDER)
     profile.set_defaults(func=_profile)
-    for module, function in _PLUGINS:
+    for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:
-            add = getattr(importlib.import_module(module), function)
+            add = entry.load()
         except (ImportError, AttributeError):
-            continue
+            continue  # a package of a partial install
         add(sub)
     return parser
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class Monitor(StrEnum):
-    """Kinds of check a config can ask for.
+class MonitorKind(StrEnum):
+    """Kinds of check a config can ask for (``Monitor`` is the same enum, UpTrain's name).
 
     The values are the strings accepted in a dict config, so ``"edge_case"`` and
     ``Monitor.EDGE_CASE`` mean the same thing.
 
-    >>> Monitor("data_integrity") is Monitor.DATA_INTEGRITY
+    >>> MonitorKind("data_integrity") is Monitor.DATA_INTEGRITY
     True
     """
 
@@ -19,6 +19,10 @@ class Monitor(StrEnum):
     DATA_INTEGRITY = "data_integrity"
     DATA_DRIFT = "data_drift"
     CONCEPT_DRIFT = "concept_drift"
+
+
+#: The name configs and UpTrain code use: ``{"type": Monitor.EDGE_CASE}``.
+Monitor = MonitorKind
 
 
 class MeasurableType(StrEnum):

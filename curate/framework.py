@@ -28,9 +28,9 @@ from curate.calls import LogCall
 from curate.config import Config
 from curate.errors import CurateError, LogInputError
 from curate.pipeline import Pipeline
+from curate.retrainer import Retrainer
 from curate.runs import Run, RunRegistry
 from curate.store import ID_BLOCK, Store, now_us
-from curate.trigger import Retrainer
 from monitors.base import REGISTRY, MonitorContext
 
 log = logging.getLogger("curate")

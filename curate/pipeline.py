@@ -19,20 +19,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curate.arrow_values import safe_repr
 from curate.batch import Batch
 from curate.calls import LogCall, merge_calls, mergeable_groups, to_batch
-from curate.columns import safe_repr
 from curate.errors import CurateError, LogInputError, StoreError
 from curate.schema_guard import SchemaGuard
 from curate.store import Store, now_us
-from monitors.base import (
-    Monitor,
-    MonitorResult,
-    alerts_table,
-    metric_row,
-    metrics_table,
-    quarantine_table,
-)
+from curate.tables import alerts_table, metric_row, metrics_table, quarantine_table
+from monitors.base import BaseMonitor, MonitorResult
 
 log = logging.getLogger("curate")
 
@@ -41,7 +35,7 @@ class Pipeline:
     """Monitors batches of logged calls and writes what they produce to the store."""
 
     def __init__(
-        self, store: Store, monitors: list[Monitor], *, strict: bool, max_buffered_rows: int
+        self, store: Store, monitors: list[BaseMonitor], *, strict: bool, max_buffered_rows: int
     ) -> None:
         self.store = store
         self.monitors = monitors
@@ -132,7 +126,7 @@ class Pipeline:
         if masks:
             self._buffer_edge_cases(batch, masks, violations)
 
-    def _run_monitor(self, monitor: Monitor, batch: Batch) -> MonitorResult | None:
+    def _run_monitor(self, monitor: BaseMonitor, batch: Batch) -> MonitorResult | None:
         try:
             return monitor.process(batch)
         except Exception as exc:

@@ -1,34 +1,33 @@
-"""Training runs recorded in the store: ``runs/<run_id>/``.
+"""Training runs recorded in the store (``runs/<run_id>/``, see ``docs/store.md``).
 
-A run folder holds ``run.json`` (the record below, replaced atomically on every status change)
-and whatever the training task writes beside it (model, tokenizer, history, probes). A run whose
-record says ``running`` but whose lock file nobody holds was killed: :attr:`Run.status` reports it
-as ``failed``. Only one run trains at a time across every process logging into the store: the
-process that trains holds ``_locks/training.lock``.
-
-``run.json``::
-
-    {"run_id": "run-20261122T040000123456-1a2b3c", "status": "running|succeeded|failed",
-     "created_at": "...", "started_at": "...", "finished_at": null, "error": null,
-     "trigger": "auto|manual|cli", "kind": "trainer|callback",
-     "snapshot": ["retraining/part-....parquet", ...], "snapshot_rows": 1234,
-     "config": {...}, "pid": 123, "host": "...", "metrics": {...}, "timings": {...}}
+A :class:`Run` wraps one run's record; a run whose record says ``running`` but whose lock
+nobody holds was killed, and reads as ``failed``. :class:`RunRegistry` creates runs, and its
+:meth:`RunRegistry.claim` is the one way to start one: only one run trains at a time across
+every process using the store, because the process (or worker) that trains holds the store's
+training lock for as long as it trains.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import json
 import os
 import socket
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from curate.store import Store, is_locked
+from curate.errors import StoreError
+from curate.locks import try_lock
+
+if TYPE_CHECKING:
+    from curate.store import Store
+    from curate.store_reader import StoreReader
 
 STATUSES = ("running", "succeeded", "failed")
+KILLED = "the training process ended without recording a result (killed?)"
 
 
 def new_run_id() -> str:
@@ -37,7 +36,8 @@ def new_run_id() -> str:
     return f"run-{stamp}-{uuid.uuid4().hex[:6]}"
 
 
-def _iso_now() -> str:
+def iso_now() -> str:
+    """The current UTC time in ISO 8601, as run records store it."""
     return dt.datetime.now(dt.UTC).isoformat()
 
 
@@ -46,13 +46,14 @@ class Run:
     """One training run: its record and its folder.
 
     >>> import tempfile
+    >>> from curate.store import Store
     >>> runs = RunRegistry(Store(tempfile.mkdtemp()))
     >>> run = runs.create(snapshot=[], trigger="manual", kind="callback")
     >>> runs.latest().run_id == run.run_id
     True
     """
 
-    store: Store
+    store: StoreReader
     record: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,17 +69,22 @@ class Run:
         return self.path / ".lock"
 
     @property
+    def metrics(self) -> dict[str, Any]:
+        """The metrics the run recorded (``{}`` until it finished)."""
+        return self.record.get("metrics") or {}
+
+    @property
     def status(self) -> str:
         """``running``, ``succeeded`` or ``failed``; a killed run reads as ``failed``."""
         status = self.record.get("status", "failed")
-        if status == "running" and not is_locked(self.lock_path):
+        if status == "running" and not self.store.is_locked(self.lock_path):
             return "failed"
         return status
 
     @property
     def error(self) -> str | None:
         if self.record.get("status") == "running" and self.status == "failed":
-            return "the training process ended without recording a result (killed?)"
+            return KILLED
         return self.record.get("error")
 
     @property
@@ -87,16 +93,19 @@ class Run:
         return [self.store.path(p) for p in self.record.get("snapshot", [])]
 
     def update(self, **changes: Any) -> None:
-        """Merge ``changes`` into the record and replace ``run.json`` atomically."""
+        """Merge ``changes`` into the record and replace the record atomically."""
+        write_json = getattr(self.store, "write_json", None)
+        if write_json is None:
+            raise StoreError(f"run {self.run_id} was read through a read-only StoreReader")
         self.record.update(changes)
-        self.store.write_json(f"runs/{self.run_id}/run.json", self.record)
+        write_json(f"runs/{self.run_id}/run.json", self.record)
 
     def finish(self, *, error: str | None = None, **changes: Any) -> None:
         """Record the end of the run: ``succeeded``, or ``failed`` with ``error``."""
         self.update(
             status="failed" if error else "succeeded",
             error=error,
-            finished_at=_iso_now(),
+            finished_at=iso_now(),
             **changes,
         )
 
@@ -110,12 +119,39 @@ class Run:
         return f"Run({self.run_id!r}, status={self.status!r})"
 
 
+@dataclass
+class Claim:
+    """A started run and the lock descriptors that keep it the store's only one.
+
+    The descriptors are closed when the ``claim()`` block ends, unless :meth:`hand_over` gave
+    them to whoever keeps training (a thread that closes them itself); a worker process that
+    inherited copies (``pass_fds``) keeps the locks whatever this process does.
+    """
+
+    run: Run
+    fds: list[int]
+    _handed_over: bool = False
+
+    def hand_over(self) -> list[int]:
+        """Take the descriptors: the caller now closes them when the run ends."""
+        self._handed_over = True
+        return list(self.fds)
+
+
 class RunRegistry:
-    """The runs of one store: create, list, find the latest.
+    """The runs of one store: claim, create, list, find the latest.
 
     >>> import tempfile
-    >>> RunRegistry(Store(tempfile.mkdtemp())).list()
-    []
+    >>> from curate.store import Store
+    >>> registry = RunRegistry(Store(tempfile.mkdtemp()))
+    >>> with registry.claim(trigger="manual", kind="callback") as claim:
+    ...     registry.is_training(), claim.run.status
+    ...     with registry.claim() as second:
+    ...         second is None
+    (True, 'running')
+    True
+    >>> registry.is_training(), [run.status for run in registry.list()]
+    (False, ['failed'])
     """
 
     def __init__(self, store: Store) -> None:
@@ -127,7 +163,55 @@ class RunRegistry:
 
     def is_training(self) -> bool:
         """True while some process holds the store's training lock."""
-        return is_locked(self.training_lock)
+        return self.store.is_training()
+
+    @contextlib.contextmanager
+    def claim(
+        self,
+        *,
+        trigger: str = "manual",
+        kind: str = "trainer",
+        config: dict[str, Any] | None = None,
+        only_if: Callable[[], bool] | None = None,
+        run: Run | None = None,
+    ) -> Iterator[Claim | None]:
+        """Become the store's one training run for the ``with`` block, or get ``None``.
+
+        Takes the training lock without waiting; ``None`` when another process holds it or
+        when ``only_if()``, checked under the lock, is false. Then records a new run on a
+        snapshot of the retraining set (or, with ``run``, claims that existing run: one a
+        worker was started on by hand) and takes the run's own lock, so readers can tell a
+        live run from a killed one. A run whose lock is already held was claimed by the
+        process that started this one, whose locks were inherited: it is yielded as is.
+        """
+        if run is not None and self.store.is_locked(run.lock_path):
+            yield Claim(run, [])
+            return
+        training_fd = try_lock(self.training_lock)
+        if training_fd is None:
+            yield None
+            return
+        claim = Claim(run, [training_fd]) if run is not None else None
+        try:
+            if only_if is not None and not only_if():
+                yield None
+                return
+            if claim is None:
+                new = self.create(
+                    snapshot=self.store.files("retraining"),
+                    trigger=trigger,
+                    kind=kind,
+                    config=config,
+                )
+                claim = Claim(new, [training_fd])
+            run_fd = try_lock(claim.run.lock_path)
+            if run_fd is not None:
+                claim.fds.append(run_fd)
+            yield claim
+        finally:
+            if claim is None or not claim._handed_over:
+                for fd in claim.fds if claim is not None else [training_fd]:
+                    os.close(fd)
 
     def create(
         self,
@@ -137,12 +221,12 @@ class RunRegistry:
         kind: str,
         config: dict[str, Any] | None = None,
     ) -> Run:
-        """Record a new run in status ``running`` (the caller must hold its lock)."""
+        """Record a new run in status ``running`` (the caller must hold the training lock)."""
         run_id = new_run_id()
         record = {
             "run_id": run_id,
             "status": "running",
-            "created_at": _iso_now(),
+            "created_at": iso_now(),
             "started_at": None,
             "finished_at": None,
             "error": None,
@@ -161,49 +245,20 @@ class RunRegistry:
 
     def get(self, run_id: str) -> Run:
         """The run called ``run_id``; ``"latest"`` means the newest run."""
-        if run_id == "latest":
-            run = self.latest()
-            if run is None:
-                raise KeyError(f"no runs in {self.store.root / 'runs'}")
-            return run
-        path = self.store.path("runs", run_id, "run.json")
-        if not path.exists():
-            raise KeyError(f"no run {run_id!r} in {self.store.root / 'runs'}")
-        return Run(self.store, json.loads(path.read_text()))
+        return self.store.run(run_id)
 
     def list(self) -> list[Run]:
         """Every run with a readable record, oldest first."""
-        runs = []
-        folder = self.store.root / "runs"
-        for name in sorted(os.listdir(folder)) if folder.exists() else []:
-            path = folder / name / "run.json"
-            try:
-                runs.append(Run(self.store, json.loads(path.read_text())))
-            except (OSError, ValueError):
-                continue
-        return runs
+        return self.store.runs()
 
     def latest(self, status: str | None = None) -> Run | None:
         """The newest run, or the newest with ``status`` (e.g. ``"succeeded"``)."""
-        for run in reversed(self.list()):
-            if status is None or run.status == status:
-                return run
-        return None
-
-    def consumed_files(self) -> set[str]:
-        """Retraining segments already handed to a run (the latest run's snapshot)."""
-        latest = self.latest()
-        return set(latest.record.get("snapshot", [])) if latest else set()
+        return self.store.latest_run(status)
 
     def pending_files(self) -> list[Path]:
         """Retraining segments written since the latest run took its snapshot."""
-        consumed = self.consumed_files()
-        return [
-            f
-            for f in self.store.files("retraining")
-            if str(f.relative_to(self.store.root)) not in consumed
-        ]
+        return self.store.pending_files()
 
     def pending_rows(self) -> int:
         """Edge cases collected since the latest run started: what ``retrain_after`` counts."""
-        return self.store.num_rows(self.pending_files())
+        return self.store.pending_rows()

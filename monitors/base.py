@@ -8,22 +8,30 @@ partial windows on :meth:`Monitor.flush`.
 Adding a monitor kind is one module::
 
     @register
-    class MyMonitor(Monitor):
+    class MyMonitor(BaseMonitor):
         kind = "my_kind"
         config_model = MyCheckConfig      # a pydantic model with ``type: Literal["my_kind"]``
         def process(self, batch): ...
+
+        @classmethod
+        def _unit_test_params(cls):       # configs the shared contract test runs it with
+            yield {"feature": "x"}
+
+The rows a monitor returns are built with :mod:`curate.tables` (``metric_row``, ``alert_row``,
+``quarantine_table``), the store's schemas.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
-from curate.store import ALERTS_SCHEMA, METRICS_SCHEMA, QUARANTINE_SCHEMA, Store, now_us
+from curate.store import Store
 
 log = logging.getLogger("curate.monitors")
 
@@ -60,8 +68,9 @@ class MonitorResult:
         self.alerts.extend(other.alerts)
 
 
-class Monitor:
-    """Base class of every monitor. Subclasses set ``kind`` and ``config_model``."""
+class BaseMonitor:
+    """Base class of every monitor. Subclasses set ``kind`` and ``config_model``, and declare
+    ``_unit_test_params()``: the check configs the shared contract test runs them with."""
 
     kind: ClassVar[str]
     config_model: ClassVar[type]
@@ -88,118 +97,20 @@ class Monitor:
     def close(self) -> None:
         """Release resources. Called once, after the final :meth:`flush`."""
 
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        """Check configs (without ``type``) for the shared contract test; every kind has its own."""
+        raise NotImplementedError(f"monitor kind {cls.kind!r} declares no _unit_test_params()")
 
-REGISTRY: dict[str, type[Monitor]] = {}
+
+#: The older name of :class:`BaseMonitor`.
+Monitor = BaseMonitor
 
 
-def register(cls: type[Monitor]) -> type[Monitor]:
+REGISTRY: dict[str, type[BaseMonitor]] = {}
+
+
+def register(cls: type[BaseMonitor]) -> type[BaseMonitor]:
     """Class decorator that makes a monitor available to configs under ``cls.kind``."""
     REGISTRY[str(cls.kind)] = cls
     return cls
-
-
-# -- rows in the store's fixed schemas -------------------------------------------------------
-
-
-def metric_row(
-    *,
-    monitor: str,
-    check: str,
-    column: str,
-    metric: str,
-    value: float,
-    n: int,
-    threshold: float | None = None,
-    flagged: bool = False,
-    window_start: int | None = None,
-    window_end: int | None = None,
-) -> dict[str, Any]:
-    """One row of the metrics table (timestamps in µs since the epoch, UTC)."""
-    ts = now_us()
-    return {
-        "ts": ts,
-        "window_start": window_start if window_start is not None else ts,
-        "window_end": window_end if window_end is not None else ts,
-        "monitor": monitor,
-        "check": check,
-        "column": column,
-        "metric": metric,
-        "value": float(value),
-        "threshold": None if threshold is None else float(threshold),
-        "flagged": bool(flagged),
-        "n": int(n),
-    }
-
-
-def alert_row(
-    *,
-    monitor: str,
-    check: str,
-    column: str,
-    metric: str,
-    value: float,
-    threshold: float | None,
-    message: str,
-) -> dict[str, Any]:
-    """One row of the alerts table."""
-    return {
-        "ts": now_us(),
-        "monitor": monitor,
-        "check": check,
-        "column": column,
-        "metric": metric,
-        "value": float(value),
-        "threshold": None if threshold is None else float(threshold),
-        "message": message,
-    }
-
-
-def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema, writer: str = "") -> pa.Table:
-    """Build a fixed-schema table (metrics or alerts) from row dicts."""
-    columns = {}
-    for f in schema:
-        if f.name == "writer":
-            columns["writer"] = pa.array([writer] * len(rows), pa.string())
-        else:
-            columns[f.name] = pa.array([r.get(f.name) for r in rows], f.type)
-    return pa.table(columns, schema=schema)
-
-
-def metrics_table(rows: list[dict[str, Any]], writer: str = "") -> pa.Table:
-    """Metric row dicts as a table in the store's metrics schema."""
-    return rows_to_table(rows, METRICS_SCHEMA, writer)
-
-
-def alerts_table(rows: list[dict[str, Any]]) -> pa.Table:
-    """Alert row dicts as a table in the store's alerts schema."""
-    return rows_to_table(rows, ALERTS_SCHEMA)
-
-
-def quarantine_table(
-    ids: np.ndarray,
-    ts: np.ndarray,
-    *,
-    monitor: str,
-    check: str,
-    column: str,
-    values: list[str | None],
-    reasons: list[str] | str,
-    rows: list[str],
-) -> pa.Table:
-    """Rows for the quarantine table: which check failed on which value, and the whole row."""
-    n = len(ids)
-    if isinstance(reasons, str):
-        reasons = [reasons] * n
-    return pa.table(
-        {
-            "id": pa.array(ids, pa.int64()),
-            "ts": pa.array(ts, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
-            "monitor": pa.array([monitor] * n, pa.string()),
-            "check": pa.array([check] * n, pa.string()),
-            "column": pa.array([column] * n, pa.string()),
-            "value": pa.array(values, pa.string()),
-            "reason": pa.array(reasons, pa.string()),
-            "row": pa.array(rows, pa.string()),
-        },
-        schema=QUARANTINE_SCHEMA,
-    )

@@ -33,9 +33,9 @@ import pyarrow.compute as pc
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from curate.config_base import CheckBase, MeasurableArgs
-from curate.enums import MeasurableType
-from curate.enums import Monitor as MonitorKind
-from monitors.base import Monitor, MonitorResult, alert_row, metric_row, register
+from curate.enums import MeasurableType, MonitorKind
+from curate.tables import alert_row, metric_row
+from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.detectors import ADWIN, DDM
 from monitors.windows import Windower, parse_window
 
@@ -114,7 +114,7 @@ class Pending:
 
 
 @register
-class ConceptDriftMonitor(Monitor):
+class ConceptDriftMonitor(BaseMonitor):
     """Joins predictions with (possibly late) ground truth; DDM and/or ADWIN on the errors."""
 
     uses_late_ground_truth = True

@@ -29,8 +29,9 @@ from typing import Any, Literal
 from pydantic import field_validator, model_validator
 
 from curate.config_base import CheckBase, MeasurableArgs
-from curate.enums import Monitor as MonitorKind
-from monitors.base import Monitor, MonitorResult, alert_row, metric_row, register
+from curate.enums import MonitorKind
+from curate.tables import alert_row, metric_row
+from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.profile import as_profile
 from monitors.stats.accumulators import make_window
 from monitors.stats.auto import DEFAULT_THRESHOLDS, KINDS, METHODS, resolve_methods
@@ -99,7 +100,7 @@ class DataDriftConfig(CheckBase):
 
 
 @register
-class DataDriftMonitor(Monitor):
+class DataDriftMonitor(BaseMonitor):
     """Windowed drift statistics of one column against a reference profile."""
 
     kind = MonitorKind.DATA_DRIFT.value

@@ -37,6 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.enums import MeasurableType
+from curate.signals.core import Signal, register_constructor
 from monitors.profile import as_profile
 from monitors.stats.columns import ColumnProfile, embedding_matrix
 from monitors.stats.mmd import _sqdist
@@ -53,8 +54,6 @@ def drift_outlier(
     measurable: MeasurableType | str = MeasurableType.INPUT_FEATURE,
 ):
     """A leaf signal, True for rows of ``column`` outside the reference (see module docs)."""
-    from curate.signals import Signal
-
     if not 0 <= tail < 0.5:
         raise ValueError(f"tail must be in [0, 0.5), got {tail!r}")
     if not 0 <= oov_cutoff < 1:
@@ -103,3 +102,6 @@ def _far_vectors(arr: pa.Array, sample: np.ndarray, cutoff: float) -> np.ndarray
         nearest = np.sqrt(_sqdist(mat, sample).min(axis=1))
         out[np.flatnonzero(valid)] = nearest > cutoff
     return out
+
+
+register_constructor("drift_outlier", drift_outlier)

@@ -18,10 +18,11 @@ from pydantic import Field, field_validator
 from rapidfuzz import fuzz, process
 
 from curate.config_base import CheckBase
-from curate.enums import Monitor as MonitorKind
+from curate.enums import MonitorKind
 from curate.signals import Signal
+from curate.tables import metric_row
 from monitors import integrity_checks
-from monitors.base import Monitor, MonitorResult, metric_row, register
+from monitors.base import BaseMonitor, MonitorResult, register
 
 
 class EdgeCaseCheck(CheckBase):
@@ -100,7 +101,7 @@ class Deduper:
 
 
 @register
-class EdgeCaseMonitor(Monitor):
+class EdgeCaseMonitor(BaseMonitor):
     """Evaluates the signal formula on each batch and marks the rows it selects."""
 
     kind = MonitorKind.EDGE_CASE.value

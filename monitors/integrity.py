@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 from pydantic import Field, field_validator, model_validator
 
-from curate.columns import safe_repr
+from curate.arrow_values import safe_repr
 from curate.config_base import CheckBase, MeasurableArgs
-from curate.enums import Monitor as MonitorKind
+from curate.enums import MonitorKind
+from curate.tables import alert_row, metric_row, quarantine_table
 from monitors import integrity_checks as checks
-from monitors.base import Monitor, MonitorResult, alert_row, metric_row, quarantine_table, register
+from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.windows import Windower, parse_window
 
 IntegrityType = Literal[
@@ -114,7 +115,7 @@ def reference_moments(reference: Any, column: str) -> tuple[float, float]:
 
 
 @register
-class IntegrityMonitor(Monitor):
+class IntegrityMonitor(BaseMonitor):
     """Runs one integrity check over a column and keeps per-window violation counts."""
 
     kind = MonitorKind.DATA_INTEGRITY.value

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from curate.signals.builtins import null_mask
+from curate.arrow_values import null_mask
 
 CheckResult = tuple[np.ndarray, str]
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from curate import Framework, Signal
 from curate.runs import RunRegistry
 from curate.store import Store, now_us
-from monitors.base import alert_row, alerts_table, metric_row, metrics_table
+from curate.tables import alert_row, alerts_table, metric_row, metrics_table
 
 PROBES = ["Nike shoes are very [MASK].", "The new hoodies are [MASK]."]
 BEFORE = {"Nike shoes are very [MASK].": ["expensive", "heavy", "good"],

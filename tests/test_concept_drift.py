@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from curate.batch import Batch
 from curate.store import Store
-from monitors.base import MonitorContext, metrics_table
+from curate.tables import metrics_table
+from monitors.base import MonitorContext
 from monitors.concept_drift import ConceptDriftConfig, ConceptDriftMonitor
 from monitors.detectors import ADWIN, DDM
 

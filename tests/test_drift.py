@@ -15,7 +15,8 @@ import pytest
 
 from curate.batch import Batch
 from curate.store import Store
-from monitors.base import MonitorContext, alerts_table, metrics_table
+from curate.tables import alerts_table, metrics_table
+from monitors.base import MonitorContext
 from monitors.drift import DataDriftConfig, DataDriftMonitor
 from monitors.profile import build_profile
 from monitors.stats import mmd_test

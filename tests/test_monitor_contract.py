@@ -15,7 +15,8 @@ from curate import Framework, Signal
 from curate.batch import Batch
 from curate.config import _registry
 from curate.store import ALERTS_SCHEMA, METRICS_SCHEMA, QUARANTINE_SCHEMA, Store
-from monitors.base import MonitorContext, MonitorResult, alerts_table, metrics_table
+from curate.tables import alerts_table, metrics_table
+from monitors.base import MonitorContext, MonitorResult
 
 RNG = np.random.default_rng(0)
 REFERENCE = pd.DataFrame({"score": RNG.normal(0, 1, 400), "text": ["nike shoes"] * 400})

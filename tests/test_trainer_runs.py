@@ -16,9 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from trainer_fixtures import make_tiny_mlm, review_rows
 
+from curate.locks import try_lock
 from curate.runs import RunRegistry
 from curate.store import Store
-from trainer.launch import TrainingInProgressError, spawn_worker, start_run, try_lock, wait_for_run
+from trainer.launch import TrainingInProgressError, spawn_worker, start_run, wait_for_run
 from trainer.probes import load_model, predict_masks
 from trainer.runner import train_run
 
@@ -44,14 +45,9 @@ def _args(model: str, **extra) -> dict:
 
 def test_worker_trains_a_run_created_by_another_process(store, tiny_model):
     registry = RunRegistry(store)
-    training_fd = try_lock(registry.training_lock)
-    run = registry.create(
-        snapshot=store.files("retraining"), trigger="auto", kind="trainer", config=_args(tiny_model)
-    )
-    run_fd = try_lock(run.lock_path)
-    proc = spawn_worker(store, run, pass_fds=(training_fd, run_fd))
-    os.close(run_fd)
-    os.close(training_fd)
+    with registry.claim(trigger="auto", kind="trainer", config=_args(tiny_model)) as claim:
+        run = claim.run
+        proc = spawn_worker(store, run, pass_fds=claim.fds)
     assert registry.is_training()  # the worker holds the inherited lock
     assert proc.wait(timeout=120) == 0, (run.path / "worker.log").read_text()
     run = registry.get(run.run_id)

@@ -1,12 +1,12 @@
 """Starting runs: one at a time per store, here or in a background worker process.
 
-The process that trains holds ``_locks/training.lock`` (exclusive ``flock``) for the whole run,
-and the run's own ``runs/<id>/.lock`` so readers can tell a live run from a killed one. A
-background worker inherits both locks as open file descriptors (``pass_fds``): the locks live
-as long as the worker does, whatever happens to the process that started it.
+A run is claimed with :meth:`curate.runs.RunRegistry.claim`, which holds the store's training
+lock and the run's own lock. A background worker inherits both as open file descriptors
+(``pass_fds``): the locks live as long as the worker does, whatever happens to the process that
+started it.
 
 >>> import tempfile
->>> from curate.store import Store, try_lock
+>>> from curate.store import Store
 >>> store = Store(tempfile.mkdtemp())
 >>> run = start_run(store, {"max_steps": 1}, wait=True, progress_bar=False)  # doctest: +SKIP
 """
@@ -23,7 +23,7 @@ from typing import Any
 
 from curate.errors import CurateError
 from curate.runs import Run, RunRegistry
-from curate.store import Store, try_lock
+from curate.store import Store
 from trainer.config import TrainingArgs
 
 
@@ -77,28 +77,17 @@ def start_run(
     if not isinstance(training_args, TrainingArgs):
         training_args = TrainingArgs.model_validate(training_args or {})
     registry = RunRegistry(store)
-    training_fd = try_lock(registry.training_lock)
-    if training_fd is None:
-        raise TrainingInProgressError("a training run is already in progress")
-    run_fd = None
-    try:
-        run = registry.create(
-            snapshot=store.files("retraining"),
-            trigger=trigger,
-            kind="trainer",
-            config=training_args.model_dump(),
-        )
-        run_fd = try_lock(run.lock_path)
+    with registry.claim(
+        trigger=trigger, kind="trainer", config=training_args.model_dump()
+    ) as claim:
+        if claim is None:
+            raise TrainingInProgressError("a training run is already in progress")
         if wait:
             from trainer.runner import train_run
 
-            return train_run(store, run, progress_bar=progress_bar)
-        spawn_worker(store, run, pass_fds=(training_fd, run_fd))
-        return run
-    finally:
-        for fd in (run_fd, training_fd):
-            if fd is not None:
-                os.close(fd)
+            return train_run(store, claim.run, progress_bar=progress_bar)
+        spawn_worker(store, claim.run, pass_fds=claim.fds)
+        return claim.run
 
 
 def wait_for_run(run: Run, timeout: float | None = None, poll: float = 0.5) -> Run:

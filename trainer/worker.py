@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from curate.runs import Run, RunRegistry
-from curate.store import Store, is_locked
+from curate.store import Store
 
 
 class WorkerTerminatedError(BaseException):
@@ -51,19 +51,6 @@ def _hub_offline_when_local(run: Run) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def _acquire_locks_if_free(registry: RunRegistry, run: Run) -> list[int] | None:
-    """Locks for a run started by hand; [] when inherited, None when another run trains."""
-    from trainer.launch import try_lock
-
-    if is_locked(run.lock_path):
-        return []
-    training_fd = try_lock(registry.training_lock)
-    if training_fd is None:
-        return None
-    run_fd = try_lock(run.lock_path)
-    return [training_fd] + ([run_fd] if run_fd is not None else [])
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m trainer.worker", description=__doc__)
     parser.add_argument("--store", required=True, help="the store's root folder")
@@ -78,16 +65,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     _setup_logging(run)
-    fds = _acquire_locks_if_free(registry, run)
-    if fds is None:
-        run.finish(error="another training run is in progress (training lock held)")
-        return 2
+    # Inherited locks when started by the process that created the run; taken here when the
+    # worker is started by hand on a run nobody holds.
+    with registry.claim(run=run) as claim:
+        if claim is None:
+            run.finish(error="another training run is in progress (training lock held)")
+            return 2
+        return _train(store, registry, run, opts.progress_bar)
+
+
+def _train(store: Store, registry: RunRegistry, run: Run, progress_bar: bool) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         _hub_offline_when_local(run)
         from trainer.runner import train_run
 
-        run = train_run(store, run, progress_bar=opts.progress_bar)
+        run = train_run(store, run, progress_bar=progress_bar)
     except WorkerTerminatedError as exc:
         if registry.get(run.run_id).record.get("status") == "running":
             run.finish(error=str(exc))

@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
+from curate.arrow_values import arrow_to_numpy, null_mask
 from curate.batch import PARTS
-from curate.columns import arrow_to_numpy
 from curate.errors import SignalError
 from curate.signals.core import Cache, Signal, check_values
 
@@ -152,17 +152,6 @@ class IsNull(Builtin):
 
     def values(self, batch: Any) -> np.ndarray:
         return null_mask(batch_column(self, batch, self.column), self.empty)
-
-
-def null_mask(col: pa.Array, empty: bool = False) -> np.ndarray:
-    """Missing values of an Arrow column (None and NaN; blank text too when ``empty``)."""
-    if pa.types.is_null(col.type):
-        return np.ones(len(col), dtype=bool)
-    mask = pc.is_null(col, nan_is_null=True).to_numpy(zero_copy_only=False)
-    if empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
-        mask |= blank.fill_null(False).to_numpy(zero_copy_only=False)
-    return mask
 
 
 class Length(Builtin):

@@ -207,10 +207,31 @@ class Signal:
 
     @staticmethod
     def drift_outlier(reference: Any, column: str, kind: str = "auto", **kwargs: Any) -> Signal:
-        """True for rows from regions the reference never saw (see monitors.drift_signals)."""
-        from monitors.drift_signals import drift_outlier
+        """True for rows from regions the reference never saw (see monitors.drift_signals).
 
-        return drift_outlier(reference, column, kind=kind, **kwargs)
+        Provided by the monitors layer, which registers it when imported (``import curate``
+        or ``import monitors`` does).
+        """
+        return constructor("drift_outlier")(reference, column, kind=kind, **kwargs)
+
+
+_CONSTRUCTORS: dict[str, Callable[..., Signal]] = {}
+
+
+def register_constructor(name: str, fn: Callable[..., Signal]) -> None:
+    """Make ``fn`` the constructor behind ``Signal.<name>`` (for signals of higher layers)."""
+    _CONSTRUCTORS[name] = fn
+
+
+def constructor(name: str) -> Callable[..., Signal]:
+    """The registered constructor ``name``, or an error saying which package provides it."""
+    try:
+        return _CONSTRUCTORS[name]
+    except KeyError:
+        raise SignalError(
+            f"Signal.{name} is provided by the monitors package: import monitors (or curate) "
+            "before using it"
+        ) from None
 
 
 def signal(name: str | BatchFn | None = None) -> Any:

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import LogInputError
 
@@ -222,3 +223,14 @@ def arrow_to_numpy(arr: pa.Array) -> np.ndarray:
     if arr.null_count and not (pa.types.is_floating(t)):
         return np.array(arr.to_pylist(), dtype=object)
     return arr.to_numpy(zero_copy_only=False)
+
+
+def null_mask(col: pa.Array, empty: bool = False) -> np.ndarray:
+    """Missing values of an Arrow column (None and NaN; blank text too when ``empty``)."""
+    if pa.types.is_null(col.type):
+        return np.ones(len(col), dtype=bool)
+    mask = pc.is_null(col, nan_is_null=True).to_numpy(zero_copy_only=False)
+    if empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        blank = pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0)
+        mask |= blank.fill_null(False).to_numpy(zero_copy_only=False)
+    return mask

@@ -2,11 +2,11 @@
 
 ``retrain_after`` counts the retraining-set rows written since the latest run took its snapshot
 (every process logging into the store contributes). When it is reached, the process that notices
-first takes ``_locks/trigger.lock``, checks again, takes ``_locks/training.lock`` without
-waiting, records the run and starts it in the background:
+first claims the run (:meth:`curate.runs.RunRegistry.claim`: the store's training lock, taken
+without waiting, then the threshold checked again under it) and starts it in the background:
 
-- with ``training_args``: a worker process ``python -m trainer.worker`` that inherits the two
-  lock files' descriptors, so the locks live exactly as long as the training process;
+- with ``training_args``: a worker process ``python -m trainer.worker`` that inherits the lock
+  descriptors, so the locks live exactly as long as the training process;
 - with ``on_retrain``: a thread of this process that calls ``on_retrain(run)``.
 
 A run that dies without recording a result leaves its lock free, so it reads as failed and the
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from curate.errors import CurateError
-from curate.runs import Run, RunRegistry
-from curate.store import Store, file_lock, try_lock
+from curate.runs import Claim, Run, RunRegistry
+from curate.store import Store
 
 log = logging.getLogger("curate")
 
@@ -80,42 +80,32 @@ class Retrainer:
         Returns ``None`` when another process is training or, for ``auto``, when another
         process has just consumed the pending edge cases.
         """
-        with file_lock(self.store.lock_path("trigger")):
-            training_fd = try_lock(self.runs.training_lock)
-            if training_fd is None:
+        with self.runs.claim(
+            trigger=trigger,
+            kind="trainer" if self.on_retrain is None else "callback",
+            config=self.training_args or {},
+            only_if=self.need_retraining if trigger == "auto" else None,
+        ) as claim:
+            if claim is None:
                 return None
-            try:
-                if trigger == "auto" and not self.need_retraining():
-                    os.close(training_fd)
-                    return None
-                run = self.runs.create(
-                    snapshot=self.store.files("retraining"),
-                    trigger=trigger,
-                    kind="trainer" if self.on_retrain is None else "callback",
-                    config=self.training_args or {},
-                )
-                run_fd = try_lock(run.lock_path)
-                self._launch(run, training_fd, run_fd)
-            except BaseException:
-                os.close(training_fd)
-                raise
-        log.info("curate: started training run %s (%s)", run.run_id, trigger)
-        return run
+            self._launch(claim)
+        log.info("curate: started training run %s (%s)", claim.run.run_id, trigger)
+        return claim.run
 
-    def _launch(self, run: Run, training_fd: int, run_fd: int | None) -> None:
-        fds = [fd for fd in (training_fd, run_fd) if fd is not None]
+    def _launch(self, claim: Claim) -> None:
         if self.on_retrain is not None:
             self._thread = threading.Thread(
-                target=self._call_back, args=(run, fds), name=f"curate-{run.run_id}", daemon=True
+                target=self._call_back,
+                args=(claim.run, claim.hand_over()),
+                name=f"curate-{claim.run.run_id}",
+                daemon=True,
             )
             self._thread.start()
             return
         from trainer.launch import spawn_worker  # the trainer is optional for monitoring
 
-        self._process = spawn_worker(self.store, run, pass_fds=fds)
-        # The child holds the locks now; ours go when we close our copies of the descriptors.
-        for fd in fds:
-            os.close(fd)
+        # The child inherits the locks; ours go when the claim closes our copies.
+        self._process = spawn_worker(self.store, claim.run, pass_fds=claim.fds)
 
     def _call_back(self, run: Run, fds: list[int]) -> None:
         try:

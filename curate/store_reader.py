@@ -1,0 +1,299 @@
+"""Read-only access to a store: segments, schemas, counts, runs, settings. Creates nothing.
+
+This is the one place that knows the on-disk layout (``docs/store.md``). The dashboard, the
+trainer, the CLI and notebooks read a store only through a :class:`StoreReader`;
+:class:`curate.store.Store` extends it with writing. A reader of a folder that does not exist
+(yet) sees an empty store, and no method creates a file, a folder or a lock.
+
+>>> import tempfile, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp()) / "nothing-here"
+>>> reader = StoreReader(root)
+>>> reader.exists(), reader.read("metrics").num_rows, reader.runs(), root.exists()
+(False, 0, [], False)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+
+from curate.errors import StoreError
+from curate.locks import is_locked
+from curate.lru import LRU
+from curate.runs import Run
+from curate.tables import FIXED_SCHEMAS, Metric
+
+FORMAT_VERSION = 1
+TABLES = ("retraining", "quarantine", "metrics", "alerts")
+SEGMENT_PREFIX, SEGMENT_SUFFIX = "part-", ".parquet"
+RUN_RECORD = "run.json"
+SETTINGS = "framework.json"
+METADATA = "store.json"
+
+# Segments never change once they have their final name, so what is read from one file's
+# footer is valid for as long as the process lives; bounded so a long-lived dashboard stays small.
+_ROWS = LRU(200_000)
+_SCHEMAS = LRU(200_000)
+
+
+class Segment(NamedTuple):
+    """One complete segment as listed: its file name, size and modification time."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+
+def is_segment_name(name: str) -> bool:
+    """True for a complete segment's file name (temporaries start with ``.tmp-``)."""
+    return name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX)
+
+
+class StoreReader:
+    """A read-only view of the store at ``root`` (see ``docs/store.md`` for the layout).
+
+    >>> import tempfile, pyarrow as pa
+    >>> from curate.store import Store
+    >>> store = Store(tempfile.mkdtemp())
+    >>> _ = store.write("retraining", pa.table({"id": [1, 2], "text": ["a", "b"]}))
+    >>> reader = StoreReader(store.root)
+    >>> reader.num_rows(reader.files("retraining")), reader.pending_rows()
+    (2, 2)
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.root)!r})"
+
+    # -- paths -------------------------------------------------------------------------------
+    def path(self, *parts: str) -> Path:
+        """A path inside the store; refuses anything that would escape the store root.
+
+        >>> import tempfile
+        >>> StoreReader(tempfile.mkdtemp()).path("..", "etc")
+        Traceback (most recent call last):
+        ...
+        curate.errors.StoreError: path '../etc' escapes the store root
+        """
+        candidate = self.root.joinpath(*parts).resolve()
+        if candidate != self.root and self.root not in candidate.parents:
+            raise StoreError(f"path {'/'.join(parts)!r} escapes the store root")
+        return candidate
+
+    def lock_path(self, name: str) -> Path:
+        """The lock file called ``name`` under ``_locks/``."""
+        return self.path("_locks", f"{name}.lock")
+
+    def exists(self) -> bool:
+        """True when ``root`` holds a store (``store.json`` or one of its folders)."""
+        return (self.root / METADATA).exists() or any(
+            (self.root / t).is_dir() for t in ("retraining", "metrics", "runs")
+        )
+
+    # -- segments ----------------------------------------------------------------------------
+    def files(self, table: str) -> list[Path]:
+        """Complete segments of ``table``, oldest first (names sort by creation time)."""
+        folder = self.root / table
+        try:
+            names = sorted(n for n in os.listdir(folder) if is_segment_name(n))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [folder / n for n in names]
+
+    def segments(self, table: str) -> tuple[Segment, ...]:
+        """Complete segments of ``table`` with their size and mtime, sorted by name.
+
+        Readers that cache what they read key their caches on this listing.
+        """
+        keys = []
+        try:
+            with os.scandir(self.root / table) as it:
+                for entry in it:
+                    if not is_segment_name(entry.name):
+                        continue
+                    try:
+                        st = entry.stat()
+                    except FileNotFoundError:
+                        continue
+                    keys.append(Segment(entry.name, st.st_size, st.st_mtime_ns))
+        except (FileNotFoundError, NotADirectoryError):
+            return ()
+        return tuple(sorted(keys))
+
+    def num_rows(self, files: Sequence[Path]) -> int:
+        """Row count of segments from their Parquet footers (cached: segments never change)."""
+        total = 0
+        for f in files:
+            key = str(f)
+            n = _ROWS.get(key)
+            if n is None:
+                n = pq.ParquetFile(f).metadata.num_rows
+                _ROWS.put(key, n)
+            total += n
+        return total
+
+    def count(self, table: str) -> int:
+        """Rows in every complete segment of ``table``."""
+        return self.num_rows(self.files(table))
+
+    def schema(self, table: str, files: Sequence[Path] | None = None) -> pa.Schema:
+        """The union of the segments' schemas (columns added later are nullable in old files)."""
+        files = self.files(table) if files is None else list(files)
+        if not files:
+            return empty_schema(table)
+        if table in FIXED_SCHEMAS:  # every segment has (a subset of) this schema
+            return FIXED_SCHEMAS[table]
+        schemas = []
+        for f in files:
+            key = str(f)
+            schema = _SCHEMAS.get(key)
+            if schema is None:
+                schema = pq.read_schema(f)
+                _SCHEMAS.put(key, schema)
+            schemas.append(schema)
+        return pa.unify_schemas(schemas, promote_options="permissive")
+
+    def dataset(self, table: str, files: Sequence[Path] | None = None) -> pads.Dataset:
+        """A ``pyarrow.dataset`` over complete segments with the unified schema."""
+        files = self.files(table) if files is None else list(files)
+        return pads.dataset(
+            [str(f) for f in files], schema=self.schema(table, files), format="parquet"
+        )
+
+    def read(
+        self,
+        table: str,
+        columns: Sequence[str] | None = None,
+        files: Sequence[Path] | None = None,
+    ) -> pa.Table:
+        """Read a table (or the given segments of it) into one Arrow table.
+
+        Columns missing from every segment are left out; columns missing from some segments
+        are null there.
+        """
+        files = self.files(table) if files is None else list(files)
+        if not files:
+            schema = empty_schema(table)
+            if columns is not None:
+                schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
+            return schema.empty_table()
+        dataset = self.dataset(table, files)
+        if columns is not None:
+            columns = [c for c in columns if c in dataset.schema.names]
+        return dataset.to_table(columns=columns)
+
+    def rows_logged(self) -> int:
+        """Rows logged into the store by every writer (the durable ``rows_logged`` metrics)."""
+        metrics = self.read("metrics", columns=["metric", "value"])
+        if not metrics.num_rows:
+            return 0
+        rows = metrics.filter(pc.equal(metrics["metric"], Metric.ROWS_LOGGED))
+        return int(pc.sum(rows["value"]).as_py() or 0)
+
+    # -- runs --------------------------------------------------------------------------------
+    def run_record_path(self, run_id: str) -> Path:
+        """Where the record of run ``run_id`` lives."""
+        return self.path("runs", run_id, RUN_RECORD)
+
+    def runs(self) -> list[Run]:
+        """Every run with a readable record, oldest first."""
+        folder = self.root / "runs"
+        try:
+            names = sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        runs = []
+        for name in names:
+            try:
+                record = json.loads((folder / name / RUN_RECORD).read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict) and record.get("run_id") == name:
+                runs.append(Run(self, record))
+        return runs
+
+    def run(self, run_id: str) -> Run:
+        """The run called ``run_id``; ``"latest"`` means the newest run. ``KeyError`` if none."""
+        if run_id == "latest":
+            run = self.latest_run()
+            if run is None:
+                raise KeyError(f"no runs in {self.root / 'runs'}")
+            return run
+        path = self.run_record_path(run_id)
+        try:
+            return Run(self, json.loads(path.read_text()))
+        except (OSError, ValueError):
+            raise KeyError(f"no run {run_id!r} in {self.root / 'runs'}") from None
+
+    def latest_run(self, status: str | None = None) -> Run | None:
+        """The newest run, or the newest with ``status`` (e.g. ``"succeeded"``)."""
+        for run in reversed(self.runs()):
+            if status is None or run.status == status:
+                return run
+        return None
+
+    def is_locked(self, path: Path) -> bool:
+        """True while some process holds the ``flock`` on ``path`` (a lock file of the store)."""
+        return is_locked(path)
+
+    def is_training(self) -> bool:
+        """True while some process holds the store's training lock."""
+        return is_locked(self.lock_path("training"))
+
+    def pending_files(self, latest: Run | None = None) -> list[Path]:
+        """Retraining segments written since the latest run (or ``latest``) took its snapshot."""
+        latest = self.latest_run() if latest is None else latest
+        consumed = set(latest.record.get("snapshot", [])) if latest else set()
+        return [
+            f for f in self.files("retraining") if str(f.relative_to(self.root)) not in consumed
+        ]
+
+    def pending_rows(self, latest: Run | None = None) -> int:
+        """Edge cases collected since the latest run started: what ``retrain_after`` counts."""
+        return self.num_rows(self.pending_files(latest))
+
+    # -- settings and profiles ---------------------------------------------------------------
+    def settings(self) -> dict[str, Any]:
+        """What the last Framework recorded (``retrain_after``, checks, writer), or ``{}``."""
+        return self._json(SETTINGS)
+
+    def metadata(self) -> dict[str, Any]:
+        """The store's own record (``format_version``), or ``{}`` before it exists."""
+        return self._json(METADATA)
+
+    def _json(self, name: str) -> dict[str, Any]:
+        try:
+            value = json.loads((self.root / name).read_text())
+        except (OSError, ValueError):
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    def profile_paths(self) -> list[Path]:
+        """Files under ``profiles/`` (any depth, no hidden or ``_`` names), newest last."""
+        folder = self.root / "profiles"
+        if not folder.is_dir():
+            return []
+        files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def empty_schema(table: str) -> pa.Schema:
+    """The schema of a table with no segments yet (none for the retraining set: its columns
+    are the logged ones)."""
+    return FIXED_SCHEMAS.get(table, pa.schema([]))
+
+
+def clear_caches() -> None:
+    """Forget the cached footers and schemas (benchmarks use it to time cold reads)."""
+    _ROWS.clear()
+    _SCHEMAS.clear()
