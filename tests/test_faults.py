@@ -257,7 +257,7 @@ def test_id_reservation_failure_never_reaches_the_caller(tmp_path: Path, monkeyp
     for strict in (False, True):
         fw = Framework({"retraining_folder": tmp_path / f"s{strict}"}, strict=strict)
         fw.log(inputs={"text": ["first"]})
-        fw._next_id, fw._spare_block = fw._id_end, None  # the block is used up, no spare
+        fw._ids.next, fw._ids.spare = fw._ids.end, None  # the block is used up, no spare
         monkeypatch.setattr(fw.store, "reserve_ids", full)
         if strict:
             with pytest.raises(OSError):
@@ -275,11 +275,11 @@ def test_spare_id_block_is_reserved_off_the_request_path(tmp_path: Path, monkeyp
     with Framework({"retraining_folder": tmp_path / "s"}) as fw:
         fw.log(inputs={"text": ["a"]})
         fw.flush()  # the writer reserves the next block while it writes
-        spare = fw._spare_block
+        spare = fw._ids.spare
         assert spare is not None
         calls = []
         monkeypatch.setattr(fw.store, "reserve_ids", lambda *a, **k: calls.append(a) or 0)
-        fw._next_id = fw._id_end
+        fw._ids.next = fw._ids.end
         ids = fw.log(inputs={"text": ["b"]})
         assert ids[0] == spare[0], "the next ids come from the spare block"
         assert calls == [], "log() did no I/O to get them"

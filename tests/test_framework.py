@@ -252,7 +252,7 @@ def test_backpressure_bounds_the_queue_and_loses_nothing(make_framework):
     fw = make_framework([edge(Signal.contains("x"))], batch_size=50, max_pending_rows=200)
     for i in range(3000):
         fw.log(inputs={"text": [f"x{i}"]})
-        assert fw._pending_rows <= 200 + 1
+        assert fw._writer.pending_rows <= 200 + 1
     assert fw.stats()["edge_cases"] == 3000
 
 
