@@ -17,8 +17,9 @@ import argparse
 import sys
 from typing import Any
 
-from curate.runs import Run, RunRegistry
+from curate.runs import Run
 from curate.store import Store
+from curate.store_reader import StoreReader
 
 
 def add_subcommands(subparsers: Any) -> None:
@@ -62,8 +63,8 @@ def _error(message: str) -> int:
     return 2
 
 
-def _base_config(registry: RunRegistry) -> dict[str, Any]:
-    for run in reversed(registry.list()):
+def _base_config(store: StoreReader) -> dict[str, Any]:
+    for run in reversed(store.runs()):
         if run.record.get("kind") == "trainer" and run.record.get("config"):
             return dict(run.record["config"])
     return {}
@@ -77,7 +78,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     try:
-        training_args = TrainingArgs.model_validate(_base_config(RunRegistry(store))).overridden(
+        training_args = TrainingArgs.model_validate(_base_config(store)).overridden(
             model=args.model,
             epochs=args.epochs,
             max_steps=args.max_steps,
@@ -114,7 +115,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """``curate runs``: a table of every run, oldest first."""
     from trainer.report import runs_table
 
-    runs = RunRegistry(Store(args.store)).list()
+    runs = StoreReader(args.store).runs()
     print(runs_table(runs) if runs else f"no runs in {args.store}")
     return 0
 
@@ -123,9 +124,9 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """``curate probe``: live predictions (run model vs its base) or the run's stored probes."""
     from trainer.report import probe_report
 
-    store = Store(args.store)
+    store = StoreReader(args.store)
     try:
-        run = RunRegistry(store).get(args.run)
+        run = store.run(args.run)
     except KeyError as exc:
         return _error(str(exc.args[0]))
     if not args.sentences:
@@ -138,7 +139,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _live_probes(store: Store, run: Run, sentences: list[str], top_k: int) -> str:
+def _live_probes(store: StoreReader, run: Run, sentences: list[str], top_k: int) -> str:
     from trainer.probes import load_model, probe_rows
     from trainer.report import side_by_side
 

@@ -3,7 +3,7 @@
 :class:`HistoryCallback` turns every log event (train loss and learning rate every
 ``logging_steps``, eval loss every ``eval_steps``) into rows of ``history.parquet``
 ``{step, epoch, loss, eval_loss, perplexity, learning_rate}``, writes a one-line progress message
-to the ``trainer`` logger and, when given a run, keeps ``run.json``'s ``progress`` current so the
+to the ``trainer`` logger and, when given a run, keeps the run record's ``progress`` current so the
 CLI and dashboard can show how far a background run has got.
 
 >>> h = HistoryCallback()

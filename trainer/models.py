@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from curate.store import Store
+    from curate.store_reader import StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -97,19 +97,16 @@ class ModelSource:
     is_local: bool
 
 
-def _run_model_dir(spec: str, store: Store | None) -> Path | None:
+def _run_model_dir(spec: str, store: StoreReader | None) -> Path | None:
     """The model folder of run ``spec`` (a run id or ``latest``), or None if not a run."""
     if not (spec == "latest" or spec.startswith("run-")):
         return None
     if store is None:
         raise ModelNotFoundError(f"model {spec!r} names a run; pass the store it belongs to")
-    from curate.runs import RunRegistry
-
-    registry = RunRegistry(store)
-    run = registry.latest("succeeded") if spec == "latest" else None
+    run = store.latest_run("succeeded") if spec == "latest" else None
     if spec != "latest":
         try:
-            run = registry.get(spec)
+            run = store.run(spec)
         except KeyError as exc:
             raise ModelNotFoundError(str(exc.args[0])) from exc
     if run is None or run.status != "succeeded" or not run.record.get("model_path"):
@@ -117,7 +114,7 @@ def _run_model_dir(spec: str, store: Store | None) -> Path | None:
     return store.path(run.record["model_path"])
 
 
-def resolve_model(spec: str | None, store: Store | None = None) -> ModelSource:
+def resolve_model(spec: str | None, store: StoreReader | None = None) -> ModelSource:
     """Resolve a model spec to something ``from_pretrained`` can load.
 
     ``None``/``"default"`` is the offline default; ``"latest"`` or a run id is that run's saved
@@ -143,7 +140,9 @@ def resolve_model(spec: str | None, store: Store | None = None) -> ModelSource:
     return ModelSource(spec, spec, False)
 
 
-def load_masked_lm(source: ModelSource | str | None, store: Store | None = None) -> tuple[Any, Any]:
+def load_masked_lm(
+    source: ModelSource | str | None, store: StoreReader | None = None
+) -> tuple[Any, Any]:
     """Load ``(model, tokenizer)`` for masked-LM from a spec or a resolved source.
 
     Local folders are read with ``local_files_only`` so nothing is ever fetched for them.

@@ -17,7 +17,7 @@ from trainer.config import MASK_MARKERS
 from trainer.models import ModelSource, load_masked_lm, resolve_model
 
 if TYPE_CHECKING:
-    from curate.store import Store
+    from curate.store_reader import StoreReader
 
 __all__ = [
     "load_model",
@@ -37,7 +37,7 @@ def resolve_mask_markers(sentence: str, mask_token: str) -> str:
     return sentence
 
 
-def load_model(spec: str | ModelSource | None = None, store: Store | None = None):
+def load_model(spec: str | ModelSource | None = None, store: StoreReader | None = None):
     """Load ``(model, tokenizer)`` in eval mode: ``None`` is the offline default.
 
     ``spec`` may also be ``"latest"`` or a run id (with ``store``), a local folder or a hub name.
@@ -69,40 +69,40 @@ def predict_masks(
     >>> len(preds[0]), preds[0][0][0]
     (3, 'city')
     """
-    import torch
-
     texts = [resolve_mask_markers(s, tokenizer.mask_token) for s in sentences]
     for original, text in zip(sentences, texts, strict=True):
         if tokenizer.mask_token not in text:
             raise ValueError(f"probe {original!r} has no mask; write [MASK] or {{mask}}")
-    device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     results: list[Prediction] = []
     try:
         for start in range(0, len(texts), batch_size):
-            enc = tokenizer(
-                texts[start : start + batch_size],
-                return_tensors="pt",
-                padding=True,
-                truncation=True,
-            ).to(device)
-            with torch.no_grad():
-                logits = model(**enc).logits
-            for row, ids in enumerate(enc["input_ids"]):
-                position = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
-                probs = logits[row, position].float().softmax(-1)
-                top = probs.topk(top_k)
-                ids = top.indices.tolist()
-                tokens = tokenizer.convert_ids_to_tokens(ids)
-                results.append(
-                    [
-                        (_token_text(tokenizer, t, i), float(p))
-                        for t, i, p in zip(tokens, ids, top.values.tolist(), strict=True)
-                    ]
-                )
+            results += _top_k_batch(model, tokenizer, texts[start : start + batch_size], top_k)
     finally:
         model.train(was_training)
+    return results
+
+
+def _top_k_batch(model: Any, tokenizer: Any, texts: list[str], top_k: int) -> list[Prediction]:
+    import torch
+
+    device = next(model.parameters()).device
+    enc = tokenizer(texts, return_tensors="pt", padding=True, truncation=True).to(device)
+    with torch.no_grad():
+        logits = model(**enc).logits
+    results = []
+    for row, ids in enumerate(enc["input_ids"]):
+        position = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
+        top = logits[row, position].float().softmax(-1).topk(top_k)
+        top_ids = top.indices.tolist()
+        tokens = tokenizer.convert_ids_to_tokens(top_ids)
+        results.append(
+            [
+                (_token_text(tokenizer, t, i), float(p))
+                for t, i, p in zip(tokens, top_ids, top.values.tolist(), strict=True)
+            ]
+        )
     return results
 
 

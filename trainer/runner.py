@@ -1,15 +1,15 @@
-"""The run loop: train one recorded run and write everything it produces beside ``run.json``.
+"""The run loop: train one recorded run and write everything it produces in its folder.
 
 ``runs/<run_id>/`` after a successful run::
 
-    run.json            the record (status, metrics, timings, base_model, model_path, error)
+    (the run record)    status, metrics, timings, base_model, model_path, error
     training_args.json  the validated TrainingArgs the run used
     model/              model + tokenizer (``save_pretrained``: safetensors), renamed into place
     history.parquet     step, epoch, loss, eval_loss, perplexity, learning_rate
     probes.parquet      probe, stage (before|after), rank, token, score
     train.log           the worker's log (background runs)
 
-Any exception is recorded in ``run.json`` as ``failed`` with the error and a traceback summary;
+Any exception is recorded in the run record as ``failed`` with the error and a traceback summary;
 files of earlier runs are never touched, and a partial model is never left under ``model/``.
 Training reads only the segments listed in the run's snapshot, so edge cases written while it
 trains count toward the next run.
@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curate.runs import Run, RunRegistry
+from curate.runs import Run
 from curate.store import Store
 from trainer.config import TrainingArgs
 from trainer.history import HistoryCallback, perplexity
@@ -72,7 +72,7 @@ def starting_model(store: Store, run: Run, args: TrainingArgs) -> ModelSource:
     ``model`` and ``from_base_model`` is false.
     """
     if not args.from_base_model:
-        for previous in reversed(RunRegistry(store).list()):
+        for previous in reversed(store.runs()):
             if previous.run_id == run.run_id or not previous.record.get("model_path"):
                 continue
             if previous.status != "succeeded":
@@ -193,7 +193,6 @@ def _train(
     store: Store, run: Run, args: TrainingArgs, timings: dict[str, float], progress_bar: bool
 ) -> dict[str, Any]:
     import torch
-    from transformers import PrinterCallback
 
     torch.set_num_threads(cpu_threads(args))
     task = get_task(args.task, args)
@@ -207,30 +206,16 @@ def _train(
         data = task.prepare(run.dataset(), tokenizer)
     history = HistoryCallback(run)
     with tempfile.TemporaryDirectory(prefix="curate-trainer-") as out_dir:
-        trainer = task.trainer_class()(
-            model=model,
-            args=training_arguments(args, out_dir, len(data.train), progress_bar),
-            data_collator=task.collator(tokenizer),
-            train_dataset=data.train,
-            eval_dataset=data.eval,
-            processing_class=tokenizer,
-            callbacks=[history],
-        )
-        if not progress_bar:  # HistoryCallback logs progress; skip the raw dict printer
-            trainer.remove_callback(PrinterCallback)
-        with _timed(timings, "eval_before"):
-            before = trainer.evaluate()["eval_loss"]
-            probes = task.probe(model, tokenizer, "before")
-        with _timed(timings, "train"):
-            train_metrics = trainer.train().metrics
-        with _timed(timings, "eval_after"):
-            after = trainer.evaluate()["eval_loss"]
-            probes += task.probe(model, tokenizer, "after")
+        trainer = _hf_trainer(task, model, tokenizer, data, history, args, out_dir, progress_bar)
+        outcome = _before_train_after(trainer, task, model, tokenizer, timings)
     with _timed(timings, "save"):
         _save_model(model, tokenizer, run)
         _write_parquet(run.path / "history.parquet", history.table())
-        _write_parquet(run.path / "probes.parquet", pa.Table.from_pylist(probes, PROBES_SCHEMA))
+        probes = pa.Table.from_pylist(outcome["probes"], PROBES_SCHEMA)
+        _write_parquet(run.path / "probes.parquet", probes)
         store.write_json(f"runs/{run.run_id}/training_args.json", args.model_dump())
+    before, after = outcome["before"], outcome["after"]
+    train_metrics = outcome["train_metrics"]
     metrics = {
         "eval_loss_before": before,
         "eval_loss_after": after,
@@ -247,3 +232,45 @@ def _train(
         "cpu_threads": torch.get_num_threads(),
     }
     return {"metrics": metrics, "model_path": f"runs/{run.run_id}/model"}
+
+
+def _hf_trainer(
+    task: Any,
+    model: Any,
+    tokenizer: Any,
+    data: Any,
+    history: HistoryCallback,
+    args: TrainingArgs,
+    out_dir: str,
+    progress_bar: bool,
+) -> Any:
+    """The task's ``transformers.Trainer`` for this run (no checkpoints, no hub, no reports)."""
+    from transformers import PrinterCallback
+
+    trainer = task.trainer_class()(
+        model=model,
+        args=training_arguments(args, out_dir, len(data.train), progress_bar),
+        data_collator=task.collator(tokenizer),
+        train_dataset=data.train,
+        eval_dataset=data.eval,
+        processing_class=tokenizer,
+        callbacks=[history],
+    )
+    if not progress_bar:  # HistoryCallback logs progress; skip the raw dict printer
+        trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def _before_train_after(
+    trainer: Any, task: Any, model: Any, tokenizer: Any, timings: dict[str, float]
+) -> dict[str, Any]:
+    """Evaluate and probe, train, evaluate and probe again."""
+    with _timed(timings, "eval_before"):
+        before = trainer.evaluate()["eval_loss"]
+        probes = task.probe(model, tokenizer, "before")
+    with _timed(timings, "train"):
+        train_metrics = trainer.train().metrics
+    with _timed(timings, "eval_after"):
+        after = trainer.evaluate()["eval_loss"]
+        probes += task.probe(model, tokenizer, "after")
+    return {"before": before, "after": after, "probes": probes, "train_metrics": train_metrics}
