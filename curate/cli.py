@@ -25,21 +25,12 @@ PLUGIN_GROUP = "curate.commands"
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from curate.store_reader import TABLES, StoreReader
+    from curate.store_reader import StoreReader
 
     store = StoreReader(args.store)
     if not store.exists():
         raise FileNotFoundError(f"no store at {store.root}")
-    runs = store.runs()
-    latest = runs[-1] if runs else None
-    out = {
-        "store": str(store.root),
-        "rows_logged": store.rows_logged(),
-        **{f"{t}_rows": store.count(t) for t in TABLES},
-        "edge_cases_since_last_run": store.pending_rows(latest),
-        "runs": len(runs),
-        "latest_run": None if latest is None else {"id": latest.run_id, "status": latest.status},
-    }
+    out = {"store": str(store.root), **store.summary()}
     print(json.dumps(out, indent=2))
     return 0
 
@@ -79,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``curate`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["profile"]:
+        # Its own parser, so that `curate profile --help` reaches it.
+        return _profile(argparse.Namespace(profile_args=argv[1:]))
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

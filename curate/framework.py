@@ -31,7 +31,7 @@ from curate.ids import IdBlocks
 from curate.pipeline import Pipeline
 from curate.retrainer import Retrainer
 from curate.runs import Run, RunRegistry
-from curate.store import TABLES, Store
+from curate.store import Store
 from curate.tables import now_us
 from curate.writer import Writer
 from monitors.base import REGISTRY, MonitorContext
@@ -246,12 +246,8 @@ class Framework:
         """
         self.flush()
         return {
-            "rows_logged": self.store.rows_logged(),
-            "edge_cases": self.store.count("retraining"),
-            "quarantined": self.store.count("quarantine"),
-            "edge_cases_since_last_run": self.store.pending_rows(),
+            **self.store.summary(),
             "retrain_after": self.config.retrain_after,
-            "files": {t: len(self.store.files(t)) for t in TABLES},
             "last_error": self._pipeline.last_error,
         }
 

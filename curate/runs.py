@@ -243,6 +243,13 @@ class RunRegistry:
         run.update()
         return run
 
+    def __iter__(self) -> Iterator[Run]:
+        """The runs, oldest first: ``for run in fw.runs``."""
+        return iter(self.list())
+
+    def __len__(self) -> int:
+        return len(self.list())
+
     def get(self, run_id: str) -> Run:
         """The run called ``run_id``; ``"latest"`` means the newest run."""
         return self.store.run(run_id)

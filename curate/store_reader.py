@@ -200,6 +200,28 @@ class StoreReader:
         rows = metrics.filter(pc.equal(metrics["metric"], Metric.ROWS_LOGGED))
         return int(pc.sum(rows["value"]).as_py() or 0)
 
+    def summary(self) -> dict[str, Any]:
+        """Store-wide counts, as ``Framework.stats()`` and ``curate stats`` report them.
+
+        >>> import tempfile
+        >>> sorted(StoreReader(tempfile.mkdtemp()).summary())  # doctest: +NORMALIZE_WHITESPACE
+        ['edge_cases', 'edge_cases_since_last_run', 'files', 'latest_run', 'quarantined',
+         'rows_logged', 'runs']
+        """
+        runs = self.runs()
+        latest = runs[-1] if runs else None
+        return {
+            "rows_logged": self.rows_logged(),
+            "edge_cases": self.count("retraining"),
+            "quarantined": self.count("quarantine"),
+            "edge_cases_since_last_run": self.pending_rows(latest),
+            "files": {t: len(self.files(t)) for t in TABLES},
+            "runs": len(runs),
+            "latest_run": None
+            if latest is None
+            else {"id": latest.run_id, "status": latest.status},
+        }
+
     # -- runs --------------------------------------------------------------------------------
     def run_record_path(self, run_id: str) -> Path:
         """Where the record of run ``run_id`` lives."""

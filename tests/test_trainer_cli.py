@@ -42,9 +42,36 @@ def test_train_runs_and_probe_commands(tmp_path, tiny_model, capsys):
     assert table[0].split()[:3] == ["run", "status", "trigger"]
     assert [line.split()[1] for line in table[2:]] == ["succeeded", "failed"]
 
-    assert _cli("probe", "--store", root, "--run", "latest") == 0  # latest run: the failed one
-    assert _cli("probe", "--store", root, "--run", "latest", probe) == 2
+    assert _cli("probe", "--store", root, "--run", "latest", probe) == 0  # the successful one
+    assert probe in capsys.readouterr().out
+    failed = table[3].split()[0]
+    assert _cli("probe", "--store", root, "--run", failed, probe) == 2
     assert "failed" in capsys.readouterr().err
+
+
+def test_read_only_commands_on_a_mistyped_store_say_so_and_create_nothing(tmp_path, capsys):
+    missing = tmp_path / "no-such-store"
+    for command in (("runs",), ("probe",), ("probe", "a [MASK]"), ("train",)):
+        assert _cli(command[0], "--store", str(missing), *command[1:]) == 2
+        assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()
+
+
+def test_train_on_an_empty_store_says_there_is_nothing_to_train_on(tmp_path, capsys):
+    root = tmp_path / "store"
+    Store(root)
+    assert _cli("train", "--store", str(root)) == 2
+    assert "nothing to train on" in capsys.readouterr().err
+    assert not list((root / "runs").iterdir()), "no failed run is recorded"
+
+
+def test_probe_latest_with_only_failed_runs_says_so(tmp_path, capsys):
+    root = str(tmp_path / "store")
+    Store(root).write("retraining", pa.table({"text": review_rows(20)}))
+    assert _cli("train", "--store", root, "--model", "/no/such/model") == 1
+    capsys.readouterr()
+    assert _cli("probe", "--store", root) == 2
+    assert "no successful run" in capsys.readouterr().err
 
 
 def test_probe_stored_and_live(tmp_path, tiny_model, capsys):

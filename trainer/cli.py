@@ -46,7 +46,9 @@ def add_subcommands(subparsers: Any) -> None:
 
     probe = subparsers.add_parser("probe", help="top-k predictions for [MASK] sentences")
     _store_arg(probe)
-    probe.add_argument("--run", default="latest", help="run id or 'latest' (default)")
+    probe.add_argument(
+        "--run", default="latest", help="run id or 'latest' (the latest successful run, default)"
+    )
     probe.add_argument("--top-k", type=int, default=5)
     probe.add_argument(
         "sentences", nargs="*", help="sentences with [MASK]; none: show the run's stored probes"
@@ -76,7 +78,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from trainer.launch import TrainingInProgressError, start_run
     from trainer.report import probe_report
 
-    store = Store(args.store)
+    reader = StoreReader(args.store)
+    if not reader.exists():
+        return _error(f"no store at {reader.root}")
+    if not reader.count("retraining"):
+        return _error(f"nothing to train on: the retraining set in {reader.root} is empty")
+    store = Store(reader.root)
     try:
         training_args = TrainingArgs.model_validate(_base_config(store)).overridden(
             model=args.model,
@@ -115,7 +122,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """``curate runs``: a table of every run, oldest first."""
     from trainer.report import runs_table
 
-    runs = StoreReader(args.store).runs()
+    store = StoreReader(args.store)
+    if not store.exists():
+        return _error(f"no store at {store.root}")
+    runs = store.runs()
     print(runs_table(runs) if runs else f"no runs in {args.store}")
     return 0
 
@@ -125,10 +135,17 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from trainer.report import probe_report
 
     store = StoreReader(args.store)
-    try:
-        run = store.run(args.run)
-    except KeyError as exc:
-        return _error(str(exc.args[0]))
+    if not store.exists():
+        return _error(f"no store at {store.root}")
+    if args.run == "latest":  # the latest model there is: a failed run has none
+        run = store.latest_run("succeeded")
+        if run is None:
+            return _error(f"no successful run in {store.root}")
+    else:
+        try:
+            run = store.run(args.run)
+        except KeyError as exc:
+            return _error(str(exc.args[0]))
     if not args.sentences:
         print(probe_report(run))
         return 0
