@@ -104,7 +104,7 @@ def numeric_values(prof: Any) -> np.ndarray:
 def current_profile(values: Any, kind: str) -> Any | None:
     """A profile of ``values`` (an Arrow column) of the given kind; ``None`` if none can be made."""
     try:
-        from monitors.stats.columns import ProfileOptions, build_column
+        from monitors.stats.column_profile import ProfileOptions, build_column
     except ImportError:
         return None
     try:

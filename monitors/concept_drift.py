@@ -25,6 +25,7 @@ Each drift also raises an alert at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -36,10 +37,11 @@ from curate.config_base import CheckBase, MeasurableArgs
 from curate.enums import MeasurableType, MonitorKind
 from curate.tables import alert_row, metric_row
 from monitors.base import BaseMonitor, MonitorResult, register
-from monitors.detectors import ADWIN, DDM
+from monitors.detectors import DETECTORS, DriftDetector
 from monitors.windows import Windower, parse_window
 
-ALGORITHMS = ("ddm", "adwin")
+#: The valid ``algorithm`` names (lower case), from the detector registry.
+ALGORITHMS = tuple(DETECTORS)
 
 
 class ConceptDriftConfig(CheckBase):
@@ -66,9 +68,10 @@ class ConceptDriftConfig(CheckBase):
     def _algorithm(cls, v: str | list[str]) -> list[str]:
         names = [v] if isinstance(v, str) else list(v)
         out = [str(getattr(n, "value", n)).lower() for n in names]
-        bad = [n for n in out if n not in ALGORITHMS]
+        bad = [n for n in out if n not in DETECTORS]
         if bad or not out:
-            raise ValueError(f"unknown algorithm {bad[0] if bad else v!r}; choose DDM or ADWIN")
+            choices = " or ".join(n.upper() for n in DETECTORS)
+            raise ValueError(f"unknown algorithm {bad[0] if bad else v!r}; choose {choices}")
         return list(dict.fromkeys(out))
 
     @field_validator("window")
@@ -79,12 +82,15 @@ class ConceptDriftConfig(CheckBase):
 
     @model_validator(mode="after")
     def _check(self) -> ConceptDriftConfig:
-        DDM(self.warn_level, self.alarm_level, self.min_instances)  # validates the levels
-        ADWIN(self.delta)
+        for detector in DETECTORS.values():
+            detector.from_config(self)  # validates every detector's parameters
         if self.max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {self.max_pending}")
-        if self.metric == "abs_error" and "ddm" in self.algorithm and self.error_threshold is None:
-            raise ValueError("DDM needs 0/1 errors: with metric='abs_error' set error_threshold")
+        binary = [n for n in self.algorithm if DETECTORS[n].binary_input]
+        if self.metric == "abs_error" and binary and self.error_threshold is None:
+            raise ValueError(
+                f"{binary[0].upper()} needs 0/1 errors: with metric='abs_error' set error_threshold"
+            )
         return self
 
 
@@ -115,12 +121,21 @@ class Pending:
 
 @register
 class ConceptDriftMonitor(BaseMonitor):
-    """Joins predictions with (possibly late) ground truth; DDM and/or ADWIN on the errors."""
+    """Joins predictions with (possibly late) ground truth; DDM and/or ADWIN on the errors.
+
+    The detectors run in registry order (:data:`monitors.detectors.DETECTORS`), whatever the
+    order of ``algorithm``.
+    """
 
     uses_late_ground_truth = True
 
     kind = MonitorKind.CONCEPT_DRIFT.value
     config_model = ConceptDriftConfig
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"window": 40}
+        yield {"algorithm": ["ADWIN", "DDM"], "window": 25, "delta": 0.05}
 
     def __init__(self, config: Any, context: Any) -> None:
         if not isinstance(config, ConceptDriftConfig):
@@ -128,11 +143,11 @@ class ConceptDriftMonitor(BaseMonitor):
         super().__init__(config, context)
         self.pred_args = config.measurable_args or MeasurableArgs(type=MeasurableType.PREDICTION)
         self.column = self.pred_args.label
-        self.detectors: dict[str, Any] = {}
-        if "ddm" in config.algorithm:
-            self.detectors["ddm"] = DDM(config.warn_level, config.alarm_level, config.min_instances)
-        if "adwin" in config.algorithm:
-            self.detectors["adwin"] = ADWIN(config.delta)
+        self.detectors: dict[str, DriftDetector] = {
+            name: cls.from_config(config)
+            for name, cls in DETECTORS.items()
+            if name in config.algorithm
+        }
         self.preds, self.gts = Pending(config.max_pending), Pending(config.max_pending)
         self.windower = Windower(config.window)
         self._reset_window()
@@ -213,24 +228,24 @@ class ConceptDriftMonitor(BaseMonitor):
         self.sum_err += float(err.sum())
         self.count += len(err)
         for name, det in self.detectors.items():
-            if name == "ddm":
-                x = err if self.config.metric == "accuracy" else err > self.config.error_threshold
-                hits, _ = det.update(x)
-            else:
-                hits = det.update(err)
+            hits = det.update(self._binary(err) if det.binary_input else err).drifts
             if hits:
                 self.drifted[name] = True
                 result.alerts.append(self._alert(name, len(hits)))
 
+    def _binary(self, err: np.ndarray) -> np.ndarray:
+        """0/1 errors for detectors that need them: ``|pred - gt| > error_threshold``."""
+        return err if self.config.metric == "accuracy" else err > self.config.error_threshold
+
     def _alert(self, name: str, hits: int) -> dict[str, Any]:
         det = self.detectors[name]
-        value = det.error_rate if name == "ddm" else det.estimation
+        value = det.estimation
         what = "error rate" if self.config.metric == "accuracy" else "error"
         return alert_row(
             monitor=self.kind,
             check=name,
             column=self.column,
-            metric="error_rate" if name == "ddm" else "adwin_mean",
+            metric=det.metric,
             value=value,
             threshold=None,
             message=f"concept drift detected by {name.upper()} ({hits}x in this batch); "
@@ -251,11 +266,8 @@ class ConceptDriftMonitor(BaseMonitor):
         else:
             rows = [("concept_drift", "mean_abs_error", mean, self.count, False)]
         for name, det in self.detectors.items():
-            if name == "ddm":
-                rows.append(("ddm", "error_rate", det.error_rate, det.n, self.drifted[name]))
-            else:
-                rows.append(("adwin", "adwin_mean", det.estimation, det.width, self.drifted[name]))
-                rows.append(("adwin", "adwin_width", det.width, det.width, False))
+            rows.append((name, det.metric, det.estimation, det.n, self.drifted[name]))
+            rows += [(name, metric, value, n, False) for metric, value, n in det.extra_metrics()]
         rows.append(
             ("concept_drift", "pending", len(self.preds.items) + len(self.gts.items), 0, False)
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -105,6 +106,18 @@ class DataDriftMonitor(BaseMonitor):
 
     kind = MonitorKind.DATA_DRIFT.value
     config_model = DataDriftConfig
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        import numpy as np
+        import pandas as pd
+
+        rng = np.random.default_rng(0)
+        words = rng.choice(["nike shoes", "adidas", "puma socks"], 400)
+        reference = pd.DataFrame({"score": rng.normal(0, 1, 400), "text": words})
+        for column in ("score", "text"):
+            yield {"measurable_args": {"feature_name": column}, "reference_dataset": reference,
+                   "window": 40, "min_rows": 10}  # fmt: skip
 
     def _save_reference(self, profile: Any) -> None:
         # Readers (the dashboard's reference-vs-current charts) find it as profiles/<column>.

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -122,6 +123,11 @@ class EdgeCaseMonitor(BaseMonitor):
     @property
     def name(self) -> str:
         return self.config.name or self.reason
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"signal_formulae": Signal.contains("nike") & (Signal.confidence() < 0.9)}
+        yield {"signal_formulae": Signal.contains("nike"), "dedupe": "exact"}
 
     def process(self, batch: Any) -> MonitorResult:
         mask, leaves = self.formula.evaluate_formula(batch)

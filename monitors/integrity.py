@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -120,6 +121,13 @@ class IntegrityMonitor(BaseMonitor):
 
     kind = MonitorKind.DATA_INTEGRITY.value
     config_model = IntegrityCheck
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"integrity_type": "between", "lower": -2, "upper": 2, "window": 40,
+               "measurable_args": {"feature_name": "score"}}  # fmt: skip
+        yield {"integrity_type": "non_null", "window": 40,
+               "measurable_args": {"feature_name": "text"}}  # fmt: skip
 
     def __init__(self, config: IntegrityCheck, context: Any) -> None:
         super().__init__(config, context)

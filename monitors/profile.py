@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from monitors.stats.auto import infer_kind
-from monitors.stats.columns import (
+from monitors.stats.column_profile import (
     COLUMN_TYPES,
     ColumnProfile,
     ProfileOptions,
@@ -133,7 +133,7 @@ def build_profile(
     """Profile ``data`` (a path, DataFrame, ``datasets.Dataset``, Arrow table or dict of columns).
 
     ``kinds`` overrides the inferred kind of some columns; ``options`` are the fields of
-    :class:`~monitors.stats.columns.ProfileOptions` (``exact_limit``, ``sketch_size``,
+    :class:`~monitors.stats.column_profile.ProfileOptions` (``exact_limit``, ``sketch_size``,
     ``max_categories``, ``max_vocab``, ``embedding_sample``, ``seed``).
     """
     opts = ProfileOptions(**options)

@@ -1,4 +1,9 @@
-"""CONCEPT_DRIFT: DDM and ADWIN detectors, and the monitor that joins late ground truth."""
+"""CONCEPT_DRIFT: DDM and ADWIN detectors, and the monitor that joins late ground truth.
+
+The checks every detector shares (return type, quiet on stationary streams, detects a shift,
+reset, batch = one at a time, parameter validation) are in ``tests/test_detector_contract.py``;
+this file holds what is particular to each detector and to the monitor.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from curate.store import Store
 from curate.tables import metrics_table
 from monitors.base import MonitorContext
 from monitors.concept_drift import ConceptDriftConfig, ConceptDriftMonitor
-from monitors.detectors import ADWIN, DDM
+from monitors.detectors import ADWIN, DDM, Detection
 
 CTX = MonitorContext(Store(tempfile.mkdtemp()))
 
@@ -61,7 +66,7 @@ def test_vectorised_ddm_equals_the_loop(rates, seed, chunk):
 def test_adwin_window_statistics_are_exact_without_cuts():
     x = np.random.default_rng(0).normal(5, 2, 3000)
     adwin = ADWIN()
-    assert adwin.update(x) == []
+    assert adwin.update(x) == Detection([], [])
     assert adwin.width == 3000
     assert adwin.estimation == pytest.approx(x.mean(), rel=1e-12)
     assert adwin.variance == pytest.approx(x.var(), rel=1e-9)
@@ -71,7 +76,8 @@ def test_adwin_window_statistics_are_exact_without_cuts():
 def test_adwin_drops_the_old_part_after_a_change():
     rng = np.random.default_rng(1)
     adwin = ADWIN()
-    drifts = adwin.update(np.r_[rng.random(3000) < 0.2, rng.random(3000) < 0.6])
+    drifts, warnings = adwin.update(np.r_[rng.random(3000) < 0.2, rng.random(3000) < 0.6])
+    assert warnings == []  # ADWIN signals no warnings
     assert drifts and 3000 <= drifts[0] < 3400
     assert adwin.width < 3000 + 1000
     assert abs(adwin.estimation - 0.6) < 0.05
@@ -79,51 +85,11 @@ def test_adwin_drops_the_old_part_after_a_change():
 
 def test_adwin_false_alarms_are_rare():
     rng = np.random.default_rng(2)
-    hits = sum(bool(ADWIN().update(rng.random(5000) < 0.3)) for _ in range(20))
+    hits = sum(bool(ADWIN().update(rng.random(5000) < 0.3).drifts) for _ in range(20))
     assert hits <= 1
 
 
-# -- the same checks for every detector (River style) --------------------------------------------
-
-DETECTORS = {"DDM": lambda: DDM(), "ADWIN": lambda: ADWIN()}
-
-
-def _drifts(det, x):
-    out = det.update(x)
-    return out[0] if isinstance(out, tuple) else out
-
-
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detector_quiet_on_a_stationary_stream(name):
-    x = (np.random.default_rng(3).random(5000) < 0.25).astype(float)
-    assert _drifts(DETECTORS[name](), x) == []
-
-
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detector_finds_an_abrupt_change(name):
-    rng = np.random.default_rng(4)
-    x = np.r_[rng.random(3000) < 0.1, rng.random(2000) < 0.5].astype(float)
-    d = _drifts(DETECTORS[name](), x)
-    assert any(3000 <= i < 3300 for i in d), d[:3]  # (DDM may also fire early, as in the paper)
-
-
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detector_batch_update_equals_one_at_a_time(name):
-    x = (np.random.default_rng(5).random(3000) < np.r_[[0.1] * 1500, [0.5] * 1500]).astype(float)
-    whole = _drifts(DETECTORS[name](), x)
-    det, single = DETECTORS[name](), []
-    for i, v in enumerate(x):
-        single += [i] if _drifts(det, [v]) else []
-    assert whole == single
-
-
-@pytest.mark.parametrize("name", sorted(DETECTORS))
-def test_detector_reset_forgets(name):
-    det = DETECTORS[name]()
-    det.update(np.ones(100))
-    det.reset()
-    fresh = DETECTORS[name]()
-    assert {k: v for k, v in vars(det).items()} == {k: v for k, v in vars(fresh).items()}
+# -- parameter validation (messages) ---------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -270,3 +236,70 @@ def test_uptrain_style_names_are_accepted():
         {"type": "concept_drift", "algorithm": "DDM", "warn_thres": 2.5, "alarm_thres": 4}
     )
     assert (cfg.warn_level, cfg.alarm_level, cfg.algorithm) == (2.5, 4.0, ["ddm"])
+
+
+def test_metric_rows_keep_their_names_and_order():
+    rng = np.random.default_rng(9)
+    n = 1200
+    truth = rng.integers(0, 2, n)
+    preds = np.where(rng.random(n) < 0.8, truth, 1 - truth)
+    mon = monitor(algorithm=["ADWIN", "DDM"], window=600)
+    res = mon.process(
+        Batch.from_log(
+            np.arange(n), np.arange(n), {"x": [0] * n}, outputs=list(preds), gts=list(truth)
+        )
+    )
+    window = [(r["check"], r["metric"]) for r in res.metrics[:5]]
+    assert window == [
+        ("concept_drift", "accuracy"),
+        ("ddm", "error_rate"),
+        ("adwin", "adwin_mean"),
+        ("adwin", "adwin_width"),
+        ("concept_drift", "pending"),
+    ]
+    last = {r["metric"]: r for r in res.metrics[5:]}
+    ddm, adwin = mon.detectors["ddm"], mon.detectors["adwin"]
+    assert (last["error_rate"]["value"], last["error_rate"]["n"]) == (ddm.error_rate, ddm.n)
+    assert (last["adwin_mean"]["value"], last["adwin_mean"]["n"]) == (
+        adwin.estimation,
+        adwin.width,
+    )
+    assert (last["adwin_width"]["value"], last["adwin_width"]["n"]) == (adwin.width, adwin.width)
+
+
+def test_a_new_detector_plugs_in_without_monitor_changes():
+    from monitors.detectors import DETECTORS, DriftDetector
+
+    class EveryHundred(DriftDetector):
+        """Signals a drift every 100 values (a test double)."""
+
+        name, metric = "every_hundred", "seen"
+
+        def __init__(self) -> None:
+            self.reset()
+
+        def reset(self) -> None:
+            self.n = 0
+
+        @property
+        def estimation(self) -> float:
+            return float(self.n)
+
+        def update(self, x) -> Detection:
+            start, self.n = self.n, self.n + len(x)
+            return Detection([i for i in range(len(x)) if (start + i + 1) % 100 == 0], [])
+
+        @classmethod
+        def from_config(cls, config) -> EveryHundred:
+            return cls()
+
+    try:
+        mon = monitor(algorithm="every_hundred", window=250)
+        res = mon.process(predictions(range(500), [0] * 500))
+        res = mon.process(ground_truth(range(500), [1] * 500))
+        assert [a["check"] for a in res.alerts] == ["every_hundred"] * 2  # one per window piece
+        assert "(2x" in res.alerts[0]["message"] and "(3x" in res.alerts[1]["message"]
+        rows = [(r["check"], r["metric"], r["value"], r["flagged"]) for r in res.metrics]
+        assert ("every_hundred", "seen", 250.0, True) in rows
+    finally:
+        DETECTORS.pop("every_hundred", None)

@@ -1,42 +1,47 @@
 """One shared contract for every registered monitor kind (River style).
 
 The kinds come from ``monitors.base.REGISTRY`` after ``curate.config._registry()`` imported every
-monitor module; each needs a minimal valid config in ``CONFIGS``. A kind registered without one is
-skipped with a reason (add its config here to put it under contract).
+monitor module. Each kind declares its own check configs in ``_unit_test_params()`` (a classmethod
+on the monitor class itself); every test below runs with every config it yields. A kind without
+one fails :func:`test_every_kind_declares_unit_test_params`, so a new monitor module needs no
+edit here.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from curate import Framework, Signal
+from curate import Framework
 from curate.batch import Batch
 from curate.config import _registry
 from curate.store import ALERTS_SCHEMA, METRICS_SCHEMA, QUARANTINE_SCHEMA, Store
 from curate.tables import alerts_table, metrics_table
 from monitors.base import MonitorContext, MonitorResult
 
-RNG = np.random.default_rng(0)
-REFERENCE = pd.DataFrame({"score": RNG.normal(0, 1, 400), "text": ["nike shoes"] * 400})
-
-CONFIGS = {
-    "edge_case": {"signal_formulae": Signal.contains("nike") & (Signal.confidence() < 0.9)},
-    "data_integrity": {"integrity_type": "between", "lower": -2, "upper": 2, "window": 40,
-                       "measurable_args": {"feature_name": "score"}},
-    "data_drift": {"measurable_args": {"feature_name": "score"}, "reference_dataset": REFERENCE,
-                   "window": 40, "min_rows": 10},
-    "concept_drift": {"window": 40},
-}  # fmt: skip
-
 KINDS = sorted(_registry())
 
 
-def config_for(kind: str) -> dict:
-    if kind not in CONFIGS:
-        pytest.skip(f"monitor kind {kind!r} is registered but has no config in CONFIGS")
-    return {"type": kind, **CONFIGS[kind]}
+def declares_params(cls: type) -> bool:
+    """Whether the class itself (not a base it inherits from) declares its test configs."""
+    return "_unit_test_params" in vars(cls)
+
+
+def configs_of(kind: str) -> list[dict]:
+    """The kind's own test configs, each with its ``type``."""
+    return [{"type": kind, **params} for params in _registry()[kind]._unit_test_params()]
+
+
+CASES = [
+    pytest.param(kind, i, id=f"{kind}-{i}")
+    for kind in KINDS
+    if declares_params(_registry()[kind])
+    for i in range(len(configs_of(kind)))
+]
+
+
+def config_for(kind: str, i: int) -> dict:
+    return configs_of(kind)[i]
 
 
 def make_batch(first: int, n: int, shift: float = 0.0) -> Batch:
@@ -57,10 +62,9 @@ def make_batch(first: int, n: int, shift: float = 0.0) -> Batch:
     )
 
 
-def build(kind: str, tmp_path):
-    registry = _registry()
-    cls = registry[kind]
-    config = cls.config_model.model_validate(config_for(kind))
+def build(kind: str, i: int, tmp_path):
+    cls = _registry()[kind]
+    config = cls.config_model.model_validate(config_for(kind, i))
     return cls(config, MonitorContext(store=Store(tmp_path / "store")))
 
 
@@ -86,7 +90,27 @@ def check_result(result: MonitorResult, n: int | None) -> None:
 
 
 def test_the_core_kinds_are_registered():
-    assert {"edge_case", "data_integrity"} <= set(KINDS)
+    assert {"edge_case", "data_integrity", "data_drift", "concept_drift"} <= set(KINDS)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_declares_unit_test_params(kind):
+    cls = _registry()[kind]
+    assert declares_params(cls), (
+        f"monitor kind {kind!r} ({cls.__module__}.{cls.__name__}) declares no "
+        "@classmethod _unit_test_params() of its own: yield at least one check config"
+    )
+    configs = configs_of(kind)
+    assert configs, f"monitor kind {kind!r}: _unit_test_params() yielded no config"
+    for params in cls._unit_test_params():
+        assert isinstance(params, dict) and "type" not in params, (kind, params)
+
+
+def test_a_kind_inheriting_its_params_is_caught():
+    class NoParams(_registry()["edge_case"]):
+        kind = "no_params"
+
+    assert hasattr(NoParams, "_unit_test_params") and not declares_params(NoParams)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -97,16 +121,17 @@ def test_class_attributes(kind):
     assert cls.__doc__ and cls.config_model.__doc__
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_config_rejects_unknown_keys_by_name(kind):
+@pytest.mark.parametrize("kind, i", CASES)
+def test_config_is_valid_and_rejects_unknown_keys_by_name(kind, i):
     model = _registry()[kind].config_model
+    model.model_validate(config_for(kind, i))
     with pytest.raises(ValueError, match="unknown key 'not_an_option'; valid keys: .*type"):
-        model.model_validate({**config_for(kind), "not_an_option": 1})
+        model.model_validate({**config_for(kind, i), "not_an_option": 1})
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_process_and_flush_return_well_formed_results(kind, tmp_path):
-    monitor = build(kind, tmp_path)
+@pytest.mark.parametrize("kind, i", CASES)
+def test_process_and_flush_return_well_formed_results(kind, i, tmp_path):
+    monitor = build(kind, i, tmp_path)
     assert isinstance(monitor.name, str) and monitor.name
     produced_metrics = 0
     for k, n in enumerate([1, 30, 90, 17]):
@@ -135,18 +160,18 @@ def comparable(result: MonitorResult) -> tuple:
     return metrics, masks, quarantine
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_same_stream_gives_the_same_results(kind, tmp_path):
-    a, b = build(kind, tmp_path / "a"), build(kind, tmp_path / "b")
+@pytest.mark.parametrize("kind, i", CASES)
+def test_same_stream_gives_the_same_results(kind, i, tmp_path):
+    a, b = build(kind, i, tmp_path / "a"), build(kind, i, tmp_path / "b")
     for k, n in enumerate([25, 60]):
         batch = make_batch(k * 100, n)
         assert comparable(a.process(batch)) == comparable(b.process(batch))
     assert comparable(a.flush()) == comparable(b.flush())
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_runs_inside_a_framework_without_errors(kind, tmp_path, caplog):
-    with Framework({"checks": [config_for(kind)], "retraining_folder": tmp_path / "s"}) as fw:
+@pytest.mark.parametrize("kind, i", CASES)
+def test_runs_inside_a_framework_without_errors(kind, i, tmp_path, caplog):
+    with Framework({"checks": [config_for(kind, i)], "retraining_folder": tmp_path / "s"}) as fw:
         for k in range(3):
             b = make_batch(k * 100, 50)
             fw.log(

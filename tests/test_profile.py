@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from monitors.profile import Profile, as_profile, build_profile, cli, is_profile_file
-from monitors.stats.columns import ProfileOptions
+from monitors.stats.column_profile import ProfileOptions
 
 WORDS = np.array(
     [

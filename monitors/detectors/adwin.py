@@ -17,19 +17,23 @@ cuts are checked at bucket boundaries every ``clock`` values.
 >>> import numpy as np
 >>> rng = np.random.default_rng(1)
 >>> adwin = ADWIN()
->>> drifts = adwin.update(np.r_[rng.normal(0, 0.1, 1000), rng.normal(1, 0.1, 1000)])
->>> len(drifts) >= 1 and 1000 <= drifts[0] < 1100, round(adwin.estimation, 1)
-(True, 1.0)
+>>> drifts, warnings = adwin.update(np.r_[rng.normal(0, 0.1, 1000), rng.normal(1, 0.1, 1000)])
+>>> len(drifts) >= 1 and 1000 <= drifts[0] < 1100, round(adwin.estimation, 1), warnings
+(True, 1.0, [])
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
+from monitors.detectors.base import Detection, DriftDetector
 
-class ADWIN:
+
+class ADWIN(DriftDetector):
     """Adaptive sliding window change detector for a real-valued stream.
 
     Parameters
@@ -44,7 +48,12 @@ class ADWIN:
         Minimum length of each sub-window compared (default 5).
     grace_period
         Values seen before the first check (default 10).
+
+    ADWIN signals no warnings: :meth:`update` returns ``Detection(cuts, [])``.
     """
+
+    name = "adwin"
+    metric = "adwin_mean"
 
     def __init__(
         self,
@@ -65,6 +74,22 @@ class ADWIN:
         self.min_window_length, self.grace_period = min_window_length, grace_period
         self.reset()
 
+    @classmethod
+    def from_config(cls, config: Any) -> ADWIN:
+        """From a concept-drift check's ``delta``.
+
+        >>> from types import SimpleNamespace
+        >>> ADWIN.from_config(SimpleNamespace(delta=0.01)).delta
+        0.01
+        """
+        return cls(config.delta)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"delta": 0.05, "clock": 1}
+        yield {"max_buckets": 2, "min_window_length": 20, "grace_period": 200}
+
     def reset(self) -> None:
         """Empty the window."""
         self.levels: list[list[tuple[float, float]]] = []  # level k: [(sum, m2)] oldest first
@@ -79,21 +104,37 @@ class ADWIN:
         return self.total / self.width if self.width else 0.0
 
     @property
+    def n(self) -> int:
+        """Values in the current window (its width)."""
+        return self.width
+
+    def extra_metrics(self) -> list[tuple[str, float, int]]:
+        """The window's width, as metric ``adwin_width``.
+
+        >>> adwin = ADWIN()
+        >>> _ = adwin.update([0.0, 1.0, 1.0])
+        >>> adwin.extra_metrics(), adwin.n
+        ([('adwin_width', 3, 3)], 3)
+        """
+        return [("adwin_width", self.width, self.width)]
+
+    @property
     def variance(self) -> float:
         """Population variance of the values in the current window."""
         return self.m2 / self.width if self.width else 0.0
 
     @property
     def n_buckets(self) -> int:
+        """Buckets in the exponential histogram."""
         return sum(len(level) for level in self.levels)
 
-    def update(self, values) -> list[int]:
+    def update(self, values: Any) -> Detection:
         """Add values one by one; return the positions (in ``values``) where a cut happened."""
         drifts = []
         for i, x in enumerate(np.asarray(values, dtype=np.float64).ravel().tolist()):
             if self._add(x):
                 drifts.append(i)
-        return drifts
+        return Detection(drifts, [])
 
     def _add(self, x: float) -> bool:
         self.n_seen += 1

@@ -18,17 +18,22 @@ minimum from ``np.minimum.accumulate``; the batch is split only where a drift re
 >>> rng = np.random.default_rng(0)
 >>> stream = np.r_[rng.random(2000) < 0.1, rng.random(2000) < 0.4]
 >>> ddm = DDM()
->>> drifts, warnings = ddm.update(stream)
->>> len(drifts) >= 1 and 2000 <= drifts[0] < 2300
+>>> found = ddm.update(stream)
+>>> len(found.drifts) >= 1 and 2000 <= found.drifts[0] < 2300
 True
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
+from monitors.detectors.base import Detection, DriftDetector
 
-class DDM:
+
+class DDM(DriftDetector):
     """Drift Detection Method over a 0/1 error stream.
 
     Parameters
@@ -40,6 +45,10 @@ class DDM:
     min_instances
         Rows seen before any warning or drift (default 30).
     """
+
+    name = "ddm"
+    metric = "error_rate"
+    binary_input = True
 
     def __init__(
         self, warn_level: float = 2.0, alarm_level: float = 3.0, min_instances: int = 30
@@ -60,6 +69,22 @@ class DDM:
         self.min_instances = min_instances
         self.reset()
 
+    @classmethod
+    def from_config(cls, config: Any) -> DDM:
+        """From a concept-drift check's ``warn_level``, ``alarm_level`` and ``min_instances``.
+
+        >>> from types import SimpleNamespace
+        >>> config = SimpleNamespace(warn_level=2, alarm_level=4, min_instances=50)
+        >>> DDM.from_config(config).alarm_level
+        4.0
+        """
+        return cls(config.warn_level, config.alarm_level, config.min_instances)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"warn_level": 2.5, "alarm_level": 4.0, "min_instances": 100}
+
     def reset(self) -> None:
         """Forget everything (done automatically after a drift)."""
         self.n = 0
@@ -73,11 +98,16 @@ class DDM:
         """Error rate since the last reset."""
         return self.errors / self.n if self.n else 0.0
 
+    @property
+    def estimation(self) -> float:
+        """The watched estimate: the error rate since the last reset."""
+        return self.error_rate
+
     def threshold(self, level: float | None = None) -> float:
         """The current drift threshold on :math:`p + s` (``inf`` before ``min_instances``)."""
         return self.p_min + (self.alarm_level if level is None else level) * self.s_min
 
-    def update(self, x) -> tuple[list[int], list[int]]:
+    def update(self, x: Any) -> Detection:
         """Add errors (0/1); return the positions (in ``x``) of drifts and of warnings."""
         x = np.asarray(x, dtype=np.float64).ravel()
         if ((x != 0) & (x != 1)).any():
@@ -92,7 +122,7 @@ class DDM:
             drifts.append(offset + first)
             self.reset()
             x, offset = x[first + 1 :], offset + first + 1
-        return drifts, warnings
+        return Detection(drifts, warnings)
 
     def _scan(self, x: np.ndarray, offset: int, warnings: list[int]) -> int | None:
         """Process ``x`` up to its first drift (returned) or to its end (``None``)."""

@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from monitors.stats.auto import PVALUE_METHODS
 from monitors.stats.chi2 import chi2_homogeneity
-from monitors.stats.columns import embedding_matrix, numeric_values
+from monitors.stats.column_profile import numeric_values
+from monitors.stats.embedding import embedding_matrix
 from monitors.stats.js import js_distance
 from monitors.stats.ks import ks_pvalue, ks_statistic
 from monitors.stats.mmd import mmd_test
