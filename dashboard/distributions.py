@@ -1,6 +1,6 @@
 """Reference vs current distributions as small frames to chart, from column profiles.
 
-A column profile is one of :mod:`monitors.stats.columns`' summaries (numeric: sorted values or a
+A column profile is one of :mod:`monitors.stats.column_profile`' summaries (numeric: sorted values or a
 quantile sketch; categorical: value counts; text: vocabulary counts and a words-per-row
 histogram). Only their attributes are read here, so any object with the same attributes works.
 
