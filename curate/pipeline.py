@@ -125,7 +125,8 @@ class Pipeline:
         for monitor in self.monitors:
             result = self._run_monitor(monitor, batch)
             if result is None:
-                violations[:] = True
+                if monitor.guards_rows:
+                    violations[:] = True
                 continue
             if result.violations is not None:
                 violations |= result.violations

@@ -76,6 +76,10 @@ class BaseMonitor:
     config_model: ClassVar[type]
     #: True for monitors that use batches carrying only late ground truth (``log_ground_truth``).
     uses_late_ground_truth: ClassVar[bool] = False
+    #: True when the rows of a batch this monitor failed on must stay out of the retraining
+    #: set (an integrity check that could not run could not vouch for them). An edge-case
+    #: check that fails only loses its own selections: other checks still collect theirs.
+    guards_rows: ClassVar[bool] = True
 
     def __init__(self, config: Any, context: MonitorContext) -> None:
         self.config = config

@@ -21,7 +21,7 @@ from rapidfuzz import fuzz, process
 from curate.config_base import CheckBase
 from curate.enums import MonitorKind
 from curate.signals import Signal
-from curate.tables import metric_row
+from curate.tables import Metric, metric_row
 from monitors import integrity_checks
 from monitors.base import BaseMonitor, MonitorResult, register
 
@@ -107,6 +107,7 @@ class EdgeCaseMonitor(BaseMonitor):
 
     kind = MonitorKind.EDGE_CASE.value
     config_model = EdgeCaseCheck
+    guards_rows = False
 
     def __init__(self, config: EdgeCaseCheck, context: Any) -> None:
         super().__init__(config, context)
@@ -143,7 +144,7 @@ class EdgeCaseMonitor(BaseMonitor):
                 monitor=self.kind,
                 check=self.name,
                 column="",
-                metric="edge_cases",
+                metric=Metric.EDGE_CASES,
                 value=int(mask.sum()),
                 n=len(batch),
             )
@@ -154,7 +155,7 @@ class EdgeCaseMonitor(BaseMonitor):
                     monitor=self.kind,
                     check=self.name,
                     column=self.config.dedupe_column,
-                    metric="duplicates_skipped",
+                    metric=Metric.DUPLICATES_SKIPPED,
                     value=skipped,
                     n=len(batch),
                 )

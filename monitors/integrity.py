@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from curate.arrow_values import safe_repr
 from curate.config_base import CheckBase, MeasurableArgs
 from curate.enums import MonitorKind
-from curate.tables import alert_row, metric_row, quarantine_table
+from curate.tables import Metric, alert_row, metric_row, quarantine_table
 from monitors import integrity_checks as checks
 from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.windows import Windower, parse_window
@@ -181,7 +181,9 @@ class IntegrityMonitor(BaseMonitor):
 
     def process(self, batch: Any) -> MonitorResult:
         mask, reason, col = self.violations(batch)
-        result = MonitorResult(violations=mask)
+        # With quarantine off the check only counts: its rows stay eligible as edge cases, so
+        # none is in neither table without a reason.
+        result = MonitorResult(violations=mask if self.config.quarantine else None)
         if self.config.quarantine and mask.any():
             result.quarantine.append(self._quarantine(batch, mask, reason, col))
         for piece in self._windower.split(batch.ts):
@@ -226,10 +228,12 @@ class IntegrityMonitor(BaseMonitor):
         flagged = ratio > threshold
         common = dict(monitor=self.kind, check=self.check, column=self.column, n=self._n,
                       window_start=start, window_end=end)  # fmt: skip
-        result.metrics.append(metric_row(metric="violations", value=self._violations, **common))
+        result.metrics.append(
+            metric_row(metric=Metric.VIOLATIONS, value=self._violations, **common)
+        )
         result.metrics.append(
             metric_row(
-                metric="violation_ratio",
+                metric=Metric.VIOLATION_RATIO,
                 value=ratio,
                 threshold=threshold,
                 flagged=flagged,
@@ -242,7 +246,7 @@ class IntegrityMonitor(BaseMonitor):
                     monitor=self.kind,
                     check=self.check,
                     column=self.column,
-                    metric="violation_ratio",
+                    metric=Metric.VIOLATION_RATIO,
                     value=ratio,
                     threshold=threshold,
                     message=(
