@@ -179,7 +179,7 @@ def bench(root: Path) -> None:
     """Print cold, warm and incremental render times of the overview and drift pages."""
     from streamlit.testing.v1 import AppTest
 
-    from dashboard.files import clear_caches
+    from dashboard.cache import clear_caches
 
     os.environ["CURATE_STORE"] = str(root)
     at = AppTest.from_file(str(APP), default_timeout=120)

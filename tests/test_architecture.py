@@ -193,7 +193,6 @@ def test_files_and_functions_stay_small():
     assert not too_big, "split these along a seam:\n" + "\n".join(too_big)
 
 
-@pytest.mark.xfail(strict=True, reason="the dashboard moves onto StoreReader next")
 def test_only_the_reader_knows_segment_and_run_file_names():
     offenders = []
     for module, path in MODULES.items():

@@ -16,8 +16,11 @@ import pytest
 from dashboard_fixtures import add_drift, add_run, pipeline_store
 from streamlit.testing.v1 import AppTest
 
+from curate.enums import MonitorKind
+from curate.runs import RunRegistry
 from curate.store import Store
-from dashboard import cli, data, files, filters, ui
+from curate.tables import FRAMEWORK, Metric
+from dashboard import cache, cli, data, filters, runs, ui
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 PAGES = ("overview", "edge_cases", "integrity", "drift", "training")
@@ -185,7 +188,7 @@ def test_drift_page(full_store, monkeypatch):
     # the statistic over windows with its threshold, and the reference histogram
     assert len(at.get("vega_lite_chart")) == 2
     alerts = data.alerts(root)
-    assert len(at.dataframe[-1].value) == (alerts["monitor"] == "data_drift").sum() == 4
+    assert len(at.dataframe[-1].value) == (alerts["monitor"] == MonitorKind.DATA_DRIFT).sum() == 4
     at.selectbox[0].set_value("text").run()
     assert not at.exception
     assert at.selectbox[2].value == "edge cases (retraining set)"
@@ -237,13 +240,13 @@ def test_training_playground_predicts_with_a_run_model(tmp_path, monkeypatch):
 def test_reads_are_incremental_and_see_new_segments(tmp_path):
     root = tmp_path / "store"
     store = Store(root)
-    row = {"metric": ["rows_logged"], "monitor": ["framework"], "value": [5.0]}
+    row = {"metric": [Metric.ROWS_LOGGED], "monitor": [FRAMEWORK], "value": [5.0]}
     store.write("metrics", pa.table(row))
     assert data.rows_logged(root) == 5
-    first = files.read_table(root, "metrics", ["value"])
+    first = cache.read_table(root, "metrics", ["value"])
     store.write("metrics", pa.table(row))
     assert data.rows_logged(root) == 10
-    second = files.read_table(root, "metrics", ["value"])
+    second = cache.read_table(root, "metrics", ["value"])
     assert second.num_rows == 2 and first.num_rows == 1
     (root / "metrics" / ".tmp-part-x.parquet").write_bytes(b"partial")  # ignored
     assert data.rows_logged(root) == 10
@@ -251,12 +254,44 @@ def test_reads_are_incremental_and_see_new_segments(tmp_path):
 
 def test_killed_run_reads_failed_and_pending_counts_new_segments(full_store):
     root, stats, _ = full_store
-    runs = data.list_runs(root)
-    assert [r.status for r in runs] == ["succeeded", "failed"]
-    assert "killed" in runs[-1].error
-    assert data.pending_edge_cases(root, runs[-1]) == 0
-    assert data.pending_edge_cases(root, None) == stats["edge_cases"]
-    assert data.retrain_after(root, runs) == 500
+    found = runs.list_runs(root)
+    assert [r.status for r in found] == ["succeeded", "failed"]
+    assert found[-1].record["status"] == "running"  # its lock is free: killed
+    assert "killed" in found[-1].error
+    assert runs.runs_frame(found)["status"].tolist() == ["failed", "succeeded"]
+    assert runs.pending_edge_cases(root, found[-1]) == 0
+    assert runs.pending_edge_cases(root, None) == stats["edge_cases"]
+    assert runs.retrain_after(root, found, {}) == 500
+    assert runs.retrain_after(root, found, {"CURATE_RETRAIN_AFTER": "7"}) == 7
+    assert data.overview(root, 9).retrain_after == 9  # --retrain-after wins
+
+
+def test_a_running_run_shows_as_running_while_its_lock_is_held(tmp_path):
+    root = tmp_path / "store"
+    registry = RunRegistry(Store(root))
+    with registry.claim(trigger="manual", kind="callback") as claim:
+        assert [r.status for r in runs.list_runs(root)] == ["running"]
+        assert data.overview(root, None).latest_run.run_id == claim.run.run_id
+    (run,) = runs.list_runs(root)
+    assert run.status == "failed" and "killed" in run.error
+    assert data.overview(root, None).latest_run.status == "failed"
+
+
+def test_queries_on_a_missing_store_create_nothing(tmp_path):
+    root = tmp_path / "nothing" / "store"
+    assert not data.store_exists(root)
+    o = data.overview(root, None)
+    assert (o.rows_logged, o.edge_cases, o.pending, o.runs, o.latest_run) == (0, 0, 0, 0, None)
+    for query in (data.metrics, data.integrity_series, data.integrity_summary, data.drift_series,
+                  data.drift_latest, data.alerts, data.drift_alerts, data.quarantine,
+                  data.edge_cases):  # fmt: skip
+        assert query(root).empty
+    assert data.table_columns(root, "retraining") == ["id", "ts"]  # base columns when empty
+    assert data.signal_columns(root) == data.text_columns(root) == data.reason_labels(root) == []
+    assert data.profile_files(root) == data.drifted_columns(root) == runs.list_runs(root) == []
+    assert len(data.edge_case_values(root, "text")) == 0
+    assert runs.retrain_after(root, [], {}) is None
+    assert not root.exists() and not root.parent.exists()
 
 
 def test_filters_and_bins():

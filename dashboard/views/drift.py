@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 import streamlit as st
 
 from dashboard import charts, data, distributions, ui
-from dashboard.files import read_table
 
 EDGE_CASES = "edge cases (retraining set)"
 
@@ -105,8 +103,7 @@ def _current(root: Path, names: dict[str, Path], choice: str, column: str, kind:
     if choice in names:
         return _safe_profile(names[choice]).get(column)
     if choice == EDGE_CASES:
-        values = read_table(root, "retraining", [column]).column(column)
-        return distributions.current_profile(pa.chunked_array(values).combine_chunks(), kind)
+        return distributions.current_profile(data.edge_case_values(root, column), kind)
     return None
 
 
@@ -155,8 +152,7 @@ def _plot_text(ref: Any, cur: Any, column: str) -> None:
 
 def _alerts(root: Path) -> None:
     st.subheader("Drift alerts")
-    alerts = data.alerts(root)
-    drift = alerts[alerts["monitor"] == data.DRIFT]
+    drift = data.drift_alerts(root)
     if drift.empty:
         st.caption(
             "No drift alerts: one is written when a window's statistic crosses its threshold."

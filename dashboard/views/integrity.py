@@ -7,14 +7,15 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from curate.tables import FRAMEWORK, Metric
 from dashboard import charts, data, ui
 
 SHOW_ROWS = 500
 FRAMEWORK_METRICS = {
-    "bad_cells": "Cells of a wrong type",
-    "malformed_calls": "Malformed log() calls",
-    "monitor_errors": "Monitor errors",
-    "rows_dropped": "Rows dropped (disk full)",
+    Metric.BAD_CELLS: "Cells of a wrong type",
+    Metric.MALFORMED_CALLS: "Malformed log() calls",
+    Metric.MONITOR_ERRORS: "Monitor errors",
+    Metric.ROWS_DROPPED: "Rows dropped (disk full)",
 }
 
 
@@ -32,7 +33,7 @@ def render() -> None:
 
 def _framework_counts(root: Path) -> None:
     m = data.metrics(root)
-    fw = m[(m["monitor"] == "framework") & m["metric"].isin(list(FRAMEWORK_METRICS))]
+    fw = m[(m["monitor"] == FRAMEWORK) & m["metric"].isin(list(FRAMEWORK_METRICS))]
     if fw.empty:
         return
     totals = fw.groupby("metric")["value"].sum()

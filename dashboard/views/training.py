@@ -8,7 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from curate.runs import Run
 from dashboard import charts, data, ui
+from dashboard.runs import list_runs, run_parquet, runs_frame
 
 DEFAULT_BASE = "curate/offline-default"
 TRY_KEY = "try_predictions"
@@ -21,7 +23,7 @@ def render() -> None:
     if not data.store_exists(root):
         ui.no_store(root)
         return
-    runs = data.list_runs(root)
+    runs = list_runs(root)
     if not runs:
         ui.empty(
             "No training runs yet: a run starts by itself when `retrain_after` edge cases have "
@@ -37,11 +39,11 @@ def render() -> None:
     _playground(root, runs)
 
 
-def _runs_table(runs: list[data.RunInfo]) -> None:
-    st.dataframe(data.runs_frame(runs), hide_index=True, width="stretch")
+def _runs_table(runs: list[Run]) -> None:
+    st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
 
 
-def _pick_run(runs: list[data.RunInfo]) -> data.RunInfo:
+def _pick_run(runs: list[Run]) -> Run:
     by_id = {r.run_id: r for r in reversed(runs)}
     ids = list(by_id)
     succeeded = [i for i in ids if by_id[i].status == "succeeded"]
@@ -55,7 +57,7 @@ def _pick_run(runs: list[data.RunInfo]) -> data.RunInfo:
     return by_id[chosen]
 
 
-def _run_details(run: data.RunInfo) -> None:
+def _run_details(run: Run) -> None:
     rec, m = run.record, run.metrics
     st.markdown(
         f"**{run.run_id}** — {ui.status_badge(run.status)} · trigger `{rec.get('trigger')}` · "
@@ -77,8 +79,8 @@ def _run_details(run: data.RunInfo) -> None:
         next(cols).metric(f"{label} after", ui.fmt_float(after), delta, delta_color="inverse")
 
 
-def _history(run: data.RunInfo) -> None:
-    hist = data.run_parquet(run, "history.parquet")
+def _history(run: Run) -> None:
+    hist = run_parquet(run, "history.parquet")
     if hist.empty or "step" not in hist:
         st.caption("This run stored no `history.parquet` (loss curves) yet.")
         return
@@ -120,9 +122,9 @@ def side_by_side(
     return out.fillna("").reset_index(drop=True)
 
 
-def _probes(run: data.RunInfo) -> None:
+def _probes(run: Run) -> None:
     st.subheader("Mask predictions before / after training")
-    probes = data.run_parquet(run, "probes.parquet")
+    probes = run_parquet(run, "probes.parquet")
     if probes.empty or "stage" not in probes:
         st.caption("This run stored no probes (`probes.parquet`): give `training_args.probes`.")
         return
@@ -134,7 +136,7 @@ def _probes(run: data.RunInfo) -> None:
 # -- the [MASK] playground ---------------------------------------------------------------------
 
 
-def model_options(root: Path, runs: list[data.RunInfo]) -> dict[str, str]:
+def model_options(root: Path, runs: list[Run]) -> dict[str, str]:
     """``{label: spec}``: the runs' base models, then every succeeded run's model, newest first."""
     options: dict[str, str] = {}
     for run in runs:
@@ -166,7 +168,7 @@ def predict(spec: str, sentence: str, top_k: int) -> list[tuple[str, float]]:
     return predict_masks(model, tokenizer, [sentence], top_k=top_k)[0]
 
 
-def _playground(root: Path, runs: list[data.RunInfo]) -> None:
+def _playground(root: Path, runs: list[Run]) -> None:
     st.subheader("Try a [MASK] sentence")
     options = model_options(root, runs)
     with st.form("try_mask"):
