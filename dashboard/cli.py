@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from curate.store_reader import StoreReader
+
 APP = Path(__file__).with_name("app.py")
 
 
@@ -63,6 +65,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
     taken; replacing the process leaves nothing behind.
     """
     store = Path(args.store).expanduser().absolute()
+    if not StoreReader(store).exists():  # a mistyped --store: say so rather than show zeros
+        print(f"curate dashboard: no store at {store}", file=sys.stderr)
+        return 2
     print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)
     env = {**os.environ, "CURATE_STORE": str(store)}
     cmd = streamlit_command(args)

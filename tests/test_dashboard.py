@@ -341,3 +341,11 @@ def test_overview_follows_a_store_that_is_being_written(tmp_path, monkeypatch):
         assert not at.exception
         assert metric_values(at)["Rows logged"] == "130"
         assert metric_values(at)["Edge cases collected"] == "80"
+
+
+def test_dashboard_command_on_a_missing_store_says_so(tmp_path, capsys):
+    missing = tmp_path / "typo"
+    args = cli.build_parser().parse_args(["dashboard", "--store", str(missing)])
+    assert cli.run_dashboard(args) == 2
+    assert "no store at" in capsys.readouterr().err
+    assert not missing.exists()
