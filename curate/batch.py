@@ -77,37 +77,13 @@ class Batch:
     ) -> Batch:
         """Normalise one ``log()`` call; ``LogInputError`` says what was wrong and where."""
         n = len(ids)
+        if inputs is None:
+            raise LogInputError("inputs: missing; log() needs at least one input column")
         tables: dict[str, pa.Table | None] = {}
         problems: list[CellProblem] = []
         raw: dict[str, list[Any]] = {}
         for part, obj in zip(PARTS, (inputs, outputs, gts, identifiers), strict=True):
-            if obj is None:
-                if part == "inputs":
-                    raise LogInputError("inputs: missing; log() needs at least one input column")
-                tables[part] = None
-                continue
-            cols = columns_of(obj, part)
-            arrays = {}
-            for name, values in cols.items():
-                length = column_length(name, values, part)
-                if length != n:
-                    raise LogInputError(
-                        f"{part}[{name!r}] has {length} values but the call has {n} rows; "
-                        "every column must have one value per row"
-                    )
-                arr, col_problems, direct = convert_column(name, values, part)
-                stored = name if part == "inputs" or name == part else f"{part}.{name}"
-                arrays[stored] = arr
-                problems.extend(col_problems)
-                # Every null must be a None (not a NaN) for the list to be the same view.
-                if (
-                    direct
-                    and type(values) is list
-                    and _is_text(arr)
-                    and (arr.null_count == 0 or values.count(None) == arr.null_count)
-                ):
-                    raw[stored] = values
-            tables[part] = pa.table(arrays)
+            tables[part] = None if obj is None else _part_table(part, obj, n, problems, raw)
         return cls(
             ids=np.asarray(ids, dtype=np.int64),
             ts=np.asarray(ts, dtype=np.int64),
@@ -308,6 +284,37 @@ def _json_value(v: Any) -> str:
     if t is int:
         return int.__repr__(v)
     return _JSON.encode(v)
+
+
+def _part_table(
+    part: str, obj: Any, n: int, problems: list[CellProblem], raw: dict[str, list[Any]]
+) -> pa.Table:
+    """One part of a ``log()`` call as an Arrow table, checked to have ``n`` rows per column.
+
+    Cells Arrow cannot hold are added to ``problems``; text columns logged as plain lists to
+    ``raw`` (see :attr:`Batch.raw`).
+    """
+    arrays = {}
+    for name, values in columns_of(obj, part).items():
+        length = column_length(name, values, part)
+        if length != n:
+            raise LogInputError(
+                f"{part}[{name!r}] has {length} values but the call has {n} rows; "
+                "every column must have one value per row"
+            )
+        arr, col_problems, direct = convert_column(name, values, part)
+        stored = name if part == "inputs" or name == part else f"{part}.{name}"
+        arrays[stored] = arr
+        problems.extend(col_problems)
+        # Every null must be a None (not a NaN) for the list to be the same view.
+        if (
+            direct
+            and type(values) is list
+            and _is_text(arr)
+            and (arr.null_count == 0 or values.count(None) == arr.null_count)
+        ):
+            raw[stored] = values
+    return pa.table(arrays)
 
 
 def _is_text(arr: pa.Array) -> bool:

@@ -1,8 +1,8 @@
 """Drift as an edge-case signal: rows that fall where the reference has (almost) nothing.
 
-:func:`drift_outlier` turns a reference profile into a per-row leaf
-:class:`~curate.signals.Signal` (``Signal.drift_outlier(...)``) so drifted rows can be collected
-for retraining, e.g. ``Signal.drift_outlier("ref.profile", "text") & is_product``.
+:class:`DriftOutlier` (also ``drift_outlier(...)`` and ``Signal.drift_outlier(...)``) turns a
+reference profile into a per-row built-in leaf :class:`~curate.signals.Signal` so drifted rows
+can be collected for retraining, e.g. ``Signal.drift_outlier("ref.profile", "text") & product``.
 
 What counts as an outlier, by column kind:
 
@@ -29,7 +29,7 @@ Missing values are never outliers (integrity checks own them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,39 +37,86 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from curate.enums import MeasurableType
-from curate.signals.core import Signal, register_constructor
+from curate.errors import SignalError
+from curate.signals.core import Builtin, register_constructor
 from monitors.profile import as_profile
-from monitors.stats.columns import ColumnProfile, embedding_matrix
+from monitors.stats.column_profile import ColumnProfile
+from monitors.stats.embedding import embedding_matrix
 from monitors.stats.mmd import _sqdist
 from monitors.stats.text import as_strings, oov_share_per_row
 
 
-def drift_outlier(
-    profile_or_reference: Any,
-    column: str,
-    kind: str = "auto",
-    *,
-    tail: float = 0.001,
-    oov_cutoff: float = 0.1,
-    measurable: MeasurableType | str = MeasurableType.INPUT_FEATURE,
-):
-    """A leaf signal, True for rows of ``column`` outside the reference (see module docs)."""
-    if not 0 <= tail < 0.5:
-        raise ValueError(f"tail must be in [0, 0.5), got {tail!r}")
-    if not 0 <= oov_cutoff < 1:
-        raise ValueError(f"oov_cutoff must be in [0, 1), got {oov_cutoff!r}")
-    kinds = None if kind == "auto" else {column: kind}
-    prof = as_profile(profile_or_reference, [column], kinds)[column]
-    if kind != "auto" and prof.kind != kind:
-        raise ValueError(f"kind={kind!r} but the profile of {column!r} is {prof.kind}")
-    test = _outlier_test(prof, tail, oov_cutoff)
-    measurable = MeasurableType(measurable)
+class DriftOutlier(Builtin):
+    """A leaf signal, True for rows of ``column`` outside the reference (see module docs).
 
-    def fn(batch: Any) -> np.ndarray:
-        arr = batch.column(measurable, column)
-        return test(arr) & arr.is_valid().to_numpy(zero_copy_only=False)
+    The reference is profiled once, at construction; evaluating reads only the profile.
 
-    return Signal.arrow(f"drift_outlier({column})", fn)
+    >>> import numpy as np
+    >>> from curate.batch import Batch
+    >>> sig = DriftOutlier({"x": np.linspace(0.0, 2.0, 101)}, "x", tail=0)
+    >>> b = Batch.from_log(np.arange(2), np.zeros(2, np.int64), {"x": [1.5, 7.0]})
+    >>> str(sig), sig.evaluate(b).tolist()
+    ('drift_outlier(x)', [False, True])
+    """
+
+    __slots__ = ("measurable", "_test")
+
+    def __init__(
+        self,
+        profile_or_reference: Any,
+        column: str,
+        kind: str = "auto",
+        *,
+        tail: float = 0.001,
+        oov_cutoff: float = 0.1,
+        measurable: MeasurableType | str = MeasurableType.INPUT_FEATURE,
+    ) -> None:
+        if not 0 <= tail < 0.5:
+            raise ValueError(f"tail must be in [0, 0.5), got {tail!r}")
+        if not 0 <= oov_cutoff < 1:
+            raise ValueError(f"oov_cutoff must be in [0, 1), got {oov_cutoff!r}")
+        kinds = None if kind == "auto" else {column: kind}
+        prof = as_profile(profile_or_reference, [column], kinds)[column]
+        if kind != "auto" and prof.kind != kind:
+            raise ValueError(f"kind={kind!r} but the profile of {column!r} is {prof.kind}")
+        self._set(
+            measurable=MeasurableType(measurable), _test=_outlier_test(prof, tail, oov_cutoff)
+        )
+        super().__init__(f"drift_outlier({column})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        rng = np.random.default_rng(0)
+        yield {"profile_or_reference": {"number": rng.normal(size=500)}, "column": "number"}
+        yield {
+            "profile_or_reference": {"number": rng.normal(size=500)},
+            "column": "number",
+            "tail": 0,
+        }
+        yield {"profile_or_reference": {"category": ["red", "green"] * 50}, "column": "category"}
+        yield {
+            "profile_or_reference": {"text": ["nike shoes are great", "the fit is good"] * 50},
+            "column": "text",
+            "oov_cutoff": 0.5,
+        }
+        yield {
+            "profile_or_reference": {"embedding": list(rng.normal(size=(200, 4)))},
+            "column": "embedding",
+            "kind": "embedding",
+        }
+
+    def values(self, batch: Any) -> np.ndarray:
+        # Errors read as they did when this was an ArrowSignal: "signal 'drift_outlier(x)'
+        # raised KeyError: \"inputs has no column 'x'; ...\"".
+        try:
+            arr = batch.column(self.measurable, self.column)
+            return self._test(arr) & arr.is_valid().to_numpy(zero_copy_only=False)
+        except Exception as exc:
+            raise SignalError(f"signal {self.name!r} raised {type(exc).__name__}: {exc}") from exc
+
+
+# The constructor's name since it was a function; ``Signal.drift_outlier`` builds the same.
+drift_outlier = DriftOutlier
 
 
 def _outlier_test(prof: ColumnProfile, tail: float, oov_cutoff: float) -> Callable:
@@ -104,4 +151,4 @@ def _far_vectors(arr: pa.Array, sample: np.ndarray, cutoff: float) -> np.ndarray
     return out
 
 
-register_constructor("drift_outlier", drift_outlier)
+register_constructor("drift_outlier", DriftOutlier)

@@ -178,7 +178,6 @@ def test_the_fresh_import_check_catches_a_cycle(tmp_path):
 MAX_FILE_LINES, MAX_FUNCTION_LINES = 400, 50
 
 
-@pytest.mark.xfail(strict=True, reason="the framework/dashboard split lands next")
 def test_files_and_functions_stay_small():
     too_big = []
     for module, path in MODULES.items():

@@ -277,3 +277,68 @@ def test_str_and_repr_of_nested_formulas():
     assert str(Signal.in_set("c", [1, 2]) | Signal.is_null("c", empty=True)) == (
         "in_set(c, [1, 2]) | is_null(c, empty=True)"
     )
+
+
+# -- the node classes: one immutable base, the function leaf built by Signal(name, fn) ----------
+
+
+def test_signal_of_a_function_is_the_function_leaf_and_every_node_is_a_signal():
+    from curate.signals.core import BoolOp, Compare, Const, FunctionSignal, Not
+
+    fn = lambda inputs, outputs, gts=None, extra_args=None: [True]  # noqa: E731
+    leaf = Signal("Is Nike?", fn)
+    assert type(leaf) is FunctionSignal and leaf.fn is fn and leaf.name == "Is Nike?"
+    assert type(signal(fn)) is FunctionSignal and type(FunctionSignal("x", fn)) is FunctionSignal
+    formula = (leaf & True) | ~leaf | (Signal.confidence() < 0.5)
+    nodes = [formula, formula.left, formula.left.left.right, formula.left.right, formula.right]
+    assert [type(n) for n in nodes] == [BoolOp, BoolOp, Const, Not, Compare]
+    assert all(isinstance(n, Signal) for n in [*nodes, Signal.arrow("a", lambda b: b.ids)])
+
+
+def test_public_names_stay_importable():
+    import curate.signals.builtins as builtins
+    import curate.signals.core as core
+    from curate import Signal as FacadeSignal
+
+    assert FacadeSignal is Signal is core.Signal
+    core_names = (
+        "ArrowSignal", "BoolOp", "Not", "Compare", "Const", "check_values", "as_bool", "Cache",
+        "register_constructor", "constructor", "signal", "Builtin", "BUILTINS", "FunctionSignal",
+    )  # fmt: skip
+    builtin_names = (
+        "Builtin", "Contains", "Matches", "IsNull", "Length", "InSet", "Confidence", "Entropy",
+    )  # fmt: skip
+    constructors = (
+        "arrow", "contains", "matches", "is_null", "length", "in_set", "confidence", "entropy",
+    )  # fmt: skip
+    for name in core_names:
+        assert getattr(core, name) is not None, name
+    for name in builtin_names:
+        assert issubclass(getattr(builtins, name), core.Builtin), name
+    for name in constructors:
+        assert callable(getattr(Signal, name)), name
+    drift = Signal.drift_outlier({"x": [1.0, 2.0, 3.0]}, "x", tail=0)
+    assert type(drift).__name__ == "DriftOutlier" and str(drift) == "drift_outlier(x)"
+    assert values(drift, {"x": [2.0, 9.0, None]}) == [False, True, False]
+
+
+def test_every_node_is_immutable_has_slots_and_hashes_by_identity():
+    import copy
+
+    a = Signal("a", lambda inputs, outputs, gts=None, extra_args=None: [True, False])
+    formula = (a & ~a) | (Signal.length() > 2) | True
+    nodes = [a, formula, formula.left, formula.left.left, formula.left.right, formula.right]
+    for node in nodes:
+        text = str(node)
+        with pytest.raises(AttributeError, match=r"cannot set 'name' on \w+ signal: .*immutable"):
+            node.name = "b"
+        with pytest.raises(AttributeError, match="immutable"):
+            node.extra = 1
+        with pytest.raises(AttributeError, match=r"cannot delete 'name'"):
+            del node.name
+        assert str(node) == text and not hasattr(node, "__dict__")
+        assert copy.deepcopy(node) is node
+        assert hash(node) == object.__hash__(node)
+    twin = Signal("a", a.fn)
+    assert len({a: 1, twin: 2}) == 2 and isinstance(a == twin, Signal)
+    assert str(formula) == "a & ~a | (length(text) > 2) | True"

@@ -1,8 +1,9 @@
 """Built-in signals, vectorised over Arrow columns (pyarrow.compute, numpy, rapidfuzz).
 
-Each is a leaf :class:`~curate.signals.core.Signal` built with ``Signal.contains(...)`` etc.
+Each is a leaf :class:`~curate.signals.leaf.Builtin` built with ``Signal.contains(...)`` etc.
 ``column`` names an input column, or an ``outputs``/``gts`` column (``"outputs"``,
-``"outputs.label"``).
+``"outputs.label"``). Each class registers itself in ``BUILTINS`` and declares the parameters
+the shared contract test builds it with (``_unit_test_params``).
 
 >>> import numpy as np
 >>> from curate.batch import Batch
@@ -15,7 +16,7 @@ Each is a leaf :class:`~curate.signals.core.Signal` built with ``Signal.contains
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,21 @@ from rapidfuzz import fuzz, process
 from curate.arrow_values import arrow_to_numpy, null_mask
 from curate.batch import PARTS
 from curate.errors import SignalError
-from curate.signals.core import Cache, Signal, check_values
+from curate.signals.leaf import BUILTINS, Builtin
+from curate.signals.node import Signal
+
+__all__ = [
+    "BUILTINS",
+    "Builtin",
+    "Confidence",
+    "Contains",
+    "Entropy",
+    "InSet",
+    "IsNull",
+    "Length",
+    "Matches",
+    "batch_column",
+]
 
 
 def batch_column(sig: Signal, batch: Any, column: str) -> pa.Array:
@@ -50,19 +65,6 @@ def _quote(value: Any) -> str:
     return repr(value)
 
 
-class Builtin(Signal):
-    """A leaf whose values come from ``values(batch)``, with a readable call-like name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def values(self, batch: Any) -> Any:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def _compute(self, batch: Any, cache: Cache) -> np.ndarray:
-        return check_values(self, self.values(batch), len(batch))
-
-
 class Contains(Builtin):
     """True where the text contains ``term`` (or any of several terms).
 
@@ -70,6 +72,8 @@ class Contains(Builtin):
     ("nikee" for "nike" scores 89); without it the match is an exact, by default
     case-insensitive, substring test done by Arrow.
     """
+
+    __slots__ = ("terms", "case", "fuzzy")
 
     def __init__(
         self,
@@ -84,10 +88,18 @@ class Contains(Builtin):
             raise ValueError(f"contains: term must be a non-empty string or strings, got {term!r}")
         if fuzzy is not None and not 0 < fuzzy <= 100:
             raise ValueError(f"contains: fuzzy must be a score cutoff in (0, 100], got {fuzzy!r}")
-        self.terms, self.column, self.case, self.fuzzy = terms, column, case, fuzzy
+        # Tuples: the terms are part of the name, which must not change after construction.
+        self._set(terms=tuple(terms), case=case, fuzzy=fuzzy)
         shown = _quote(terms[0]) if len(terms) == 1 else _quote(terms)
         extras = (", case=True" if case else "") + (f", fuzzy={fuzzy:g}" if fuzzy else "")
-        super().__init__(f"contains({column}, {shown}{extras})")
+        super().__init__(f"contains({column}, {shown}{extras})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"term": "nike"}
+        yield {"term": ["NIKE", "adidas", "a.b"], "case": True}  # the alternation path
+        yield {"term": "naive", "fuzzy": 80}
+        yield {"term": "1", "column": "number"}  # a non-text column is cast to text
 
     def values(self, batch: Any) -> np.ndarray:
         col = _as_text(self, batch_column(self, batch, self.column))
@@ -125,13 +137,21 @@ class Matches(Builtin):
     back to Python's ``re``.
     """
 
+    __slots__ = ("pattern", "_regex")
+
     def __init__(self, pattern: str, column: str = "text") -> None:
         try:
-            self._regex = re.compile(pattern)
+            regex = re.compile(pattern)
         except re.error as exc:
             raise ValueError(f"matches: invalid regular expression {pattern!r}: {exc}") from exc
-        self.pattern, self.column = pattern, column
-        super().__init__(f"matches({column}, {_quote(pattern)})")
+        self._set(pattern=pattern, _regex=regex)
+        super().__init__(f"matches({column}, {_quote(pattern)})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"pattern": r"\d+"}
+        yield {"pattern": r"(?i)\bnike\b"}
+        yield {"pattern": r"\w(?=e)"}  # a look-ahead: RE2 cannot run it, Python's re does
 
     def values(self, batch: Any) -> np.ndarray:
         col = _as_text(self, batch_column(self, batch, self.column))
@@ -146,9 +166,18 @@ class Matches(Builtin):
 class IsNull(Builtin):
     """True where the value is missing: None, NaN, and empty/blank text when ``empty=True``."""
 
+    __slots__ = ("empty",)
+
     def __init__(self, column: str = "text", empty: bool = False) -> None:
-        self.column, self.empty = column, empty
-        super().__init__(f"is_null({column}{', empty=True' if empty else ''})")
+        self._set(empty=empty)
+        super().__init__(f"is_null({column}{', empty=True' if empty else ''})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"empty": True}
+        yield {"column": "number"}
+        yield {"column": "embedding"}
 
     def values(self, batch: Any) -> np.ndarray:
         return null_mask(batch_column(self, batch, self.column), self.empty)
@@ -157,9 +186,15 @@ class IsNull(Builtin):
 class Length(Builtin):
     """Number of characters of text, or of items of a list; NaN where missing."""
 
+    __slots__ = ()
+
     def __init__(self, column: str = "text") -> None:
-        self.column = column
-        super().__init__(f"length({column})")
+        super().__init__(f"length({column})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"column": "embedding"}
 
     def values(self, batch: Any) -> np.ndarray:
         col = batch_column(self, batch, self.column)
@@ -179,11 +214,19 @@ class Length(Builtin):
 class InSet(Builtin):
     """True where the value is one of ``values``."""
 
+    __slots__ = ("options",)
+
     def __init__(self, column: str, values: Sequence[Any]) -> None:
         if isinstance(values, str) or not len(values):
             raise ValueError(f"in_set: values must be a non-empty collection, got {values!r}")
-        self.column, self.options = column, list(values)
-        super().__init__(f"in_set({column}, {_quote(self.options)})")
+        self._set(options=tuple(values))  # a tuple, like Contains.terms
+        super().__init__(f"in_set({column}, {_quote(list(values))})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {"column": "category", "values": ["red", "green"]}
+        yield {"column": "number", "values": [0.5, 2]}
+        yield {"column": "number", "values": ["0.5"]}  # mismatched types compare as text
 
     def values(self, batch: Any) -> np.ndarray:
         col = batch_column(self, batch, self.column)
@@ -195,12 +238,10 @@ class InSet(Builtin):
         return pc.is_in(col, value_set=options).to_numpy(zero_copy_only=False)
 
 
-class _Distribution(Builtin):
+class _Distribution(Builtin, abstract=True):
     """Base of signals over each row's predicted class probabilities."""
 
-    def __init__(self, name: str, column: str) -> None:
-        self.column = column
-        super().__init__(name)
+    __slots__ = ()
 
     def probabilities(self, batch: Any) -> tuple[np.ndarray, np.ndarray]:
         """Flat probabilities and the start offset of each row (rows may differ in length)."""
@@ -230,8 +271,14 @@ class _Distribution(Builtin):
 class Confidence(_Distribution):
     """The highest class probability of each row."""
 
+    __slots__ = ()
+
     def __init__(self, column: str = "outputs") -> None:
         super().__init__(f"confidence({column})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
 
     def values(self, batch: Any) -> np.ndarray:
         flat, starts = self.probabilities(batch)
@@ -243,9 +290,16 @@ class Confidence(_Distribution):
 class Entropy(_Distribution):
     """Shannon entropy of each row's distribution, in nats (or in [0, 1] with ``normalize``)."""
 
+    __slots__ = ("normalize",)
+
     def __init__(self, column: str = "outputs", normalize: bool = False) -> None:
-        self.normalize = normalize
+        self._set(normalize=normalize)
         super().__init__(f"entropy({column}{', normalize=True' if normalize else ''})", column)
+
+    @classmethod
+    def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
+        yield {}
+        yield {"normalize": True}
 
     def values(self, batch: Any) -> np.ndarray:
         flat, starts = self.probabilities(batch)
