@@ -74,6 +74,7 @@ class Framework:
         self._ids = IdBlocks(self.store, strict=self.strict)
         self._writer = Writer(
             self._pipeline,
+            self._ids,
             strict=self.strict,
             batch_size=cfg.batch_size,
             flush_interval=cfg.flush_interval,
@@ -81,6 +82,8 @@ class Framework:
             before_write=None if self.strict else self._ids.reserve_spare,
             after_write=self._maybe_retrain,
         )
+        # Bound once: log() is the request path, and each attribute lookup there is paid per call.
+        self._take_ids, self._submit = self._ids.take, self._writer.submit
         _LIVE.add(self)
 
     def _record_settings(self) -> None:
@@ -130,10 +133,8 @@ class Framework:
             return self._refuse(f"inputs: cannot count rows: {exc}", inputs)
         if n == 0:
             return self._refuse("inputs: no rows (every column is empty)", inputs)
-        first = self._ids.take(n)
-        self._writer.submit(
-            LogCall(first, n, now_us(), inputs, outputs, gts, identifiers, extra_args)
-        )
+        first = self._take_ids(n)
+        self._submit(LogCall(first, n, now_us(), inputs, outputs, gts, identifiers, extra_args))
         return range(first, first + n)
 
     def log_ground_truth(self, identifiers: Any, gts: Any) -> None:

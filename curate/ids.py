@@ -37,6 +37,8 @@ class IdBlocks:
         self.lock = threading.Lock()
         self.next = self.end = 0
         self.spare: tuple[int, int] | None = None
+        #: Rows given ids so far; the writer subtracts what it processed to know what is queued.
+        self.taken = 0
 
     def take(self, n: int) -> int:
         """Reserve ``n`` consecutive ids and return the first."""
@@ -45,6 +47,7 @@ class IdBlocks:
                 self._next_block(n)
             first = self.next
             self.next += n
+            self.taken += n
         return first
 
     def _next_block(self, n: int) -> None:

@@ -11,11 +11,13 @@ processed at once, in the caller's thread, and errors raise.
 
 >>> import tempfile
 >>> from curate.calls import LogCall
+>>> from curate.ids import IdBlocks
 >>> from curate.pipeline import Pipeline
 >>> from curate.store import Store
 >>> store = Store(tempfile.mkdtemp())
->>> writer = Writer(Pipeline(store, [], strict=False, max_buffered_rows=100))
->>> writer.submit(LogCall(0, 2, 0, {"text": ["a", "b"]}))
+>>> ids = IdBlocks(store)
+>>> writer = Writer(Pipeline(store, [], strict=False, max_buffered_rows=100), ids)
+>>> writer.submit(LogCall(ids.take(2), 2, 0, {"text": ["a", "b"]}))
 >>> writer.close()
 >>> store.rows_logged()
 2
@@ -32,6 +34,7 @@ from typing import Any
 
 from curate.calls import LogCall
 from curate.errors import CurateError
+from curate.ids import IdBlocks
 from curate.pipeline import Pipeline
 
 log = logging.getLogger("curate")
@@ -64,6 +67,7 @@ class Writer:
     def __init__(
         self,
         pipeline: Pipeline,
+        ids: IdBlocks,
         *,
         strict: bool = False,
         batch_size: int = 20_000,
@@ -78,33 +82,42 @@ class Writer:
         self.flush_interval = flush_interval
         self.max_pending_rows = max_pending_rows
         self.before_write, self.after_write = before_write, after_write
-        self.pending_rows = 0
-        self._lock = threading.Lock()
+        # Rows queued = rows given ids - rows processed: the request path only appends to the
+        # queue (no lock of its own), and only the writer thread adds to ``processed_rows``.
+        self._ids = ids
+        self.processed_rows = 0
         self._queue: deque[LogCall | _Flush | _Refused] = deque()
         self._wake = threading.Event()
         self._room = threading.Condition()
-        self._closed = False
+        #: True once :meth:`close` has run (a plain attribute: ``log()`` reads it every call).
+        self.closed = False
         self._last_write = time.monotonic()
         self._thread: threading.Thread | None = None
-        if not strict:
+        if strict:
+            self.submit = self._process_now  # type: ignore[method-assign]
+        else:
             self._start()
 
     # -- what the request path calls ----------------------------------------------------------
+    @property
+    def pending_rows(self) -> int:
+        """Rows given ids and not yet processed."""
+        return self._ids.taken - self.processed_rows
+
     def submit(self, call: LogCall) -> None:
-        """Queue a call (or, in strict mode, process it now)."""
-        if self.strict:
-            self.pipeline.process([call])
-            if self.pipeline.buffered_rows() >= self.batch_size:
-                self.write()
-            return
-        with self._lock:
-            self.pending_rows += call.n
-            pending = self.pending_rows
+        """Queue a call whose ids came from ``ids`` (or, in strict mode, process it now)."""
         self._queue.append(call)
+        pending = self._ids.taken - self.processed_rows
         if pending >= self.batch_size:
             self._wake.set()
             if pending > self.max_pending_rows:
                 self._wait_for_room()
+
+    def _process_now(self, call: LogCall) -> None:
+        self.processed_rows += call.n
+        self.pipeline.process([call])
+        if self.pipeline.buffered_rows() >= self.batch_size:
+            self.write()
 
     def submit_late(self, call: LogCall) -> None:
         """Queue ground truth that arrives after its predictions (no rows are counted)."""
@@ -121,7 +134,7 @@ class Writer:
         # The caller waits for the writer rather than the queue growing without bound. A dead
         # writer thread is restarted instead of blocking forever.
         with self._room:
-            while self.pending_rows > self.max_pending_rows and not self._closed:
+            while self.pending_rows > self.max_pending_rows and not self.closed:
                 if self._thread is None or not self._thread.is_alive():
                     self._start()
                 self._wake.set()
@@ -181,8 +194,7 @@ class Writer:
         try:
             self.pipeline.process(calls)
         finally:
-            with self._lock:
-                self.pending_rows -= sum(c.n for c in calls if not c.ground_truth_only)
+            self.processed_rows += sum(c.n for c in calls if not c.ground_truth_only)
             with self._room:
                 self._room.notify_all()
 
@@ -213,7 +225,7 @@ class Writer:
             self.pipeline.flush_monitors()
             self.write()
             return
-        if self._closed:
+        if self.closed:
             return
         marker = self._send(_Flush())
         if not marker.done.wait(timeout):
@@ -223,17 +235,13 @@ class Writer:
 
     def close(self) -> None:
         """Flush everything and stop the thread. Safe to call twice."""
-        if self._closed:
+        if self.closed:
             return
         if self.strict:
             self.flush()
         else:
             self._send(_Flush(final=True)).done.wait()
-        self._closed = True
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
+        self.closed = True
 
     def _send(self, marker: _Flush) -> _Flush:
         self._queue.append(marker)
