@@ -153,6 +153,24 @@ class Batch:
         return {p: getattr(self, p) for p in PARTS}
 
     # -- column access ------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> pa.Array:
+        """A logged column by name: inputs first, then outputs, gts, identifiers.
+
+        >>> b = Batch.from_log(np.arange(2), np.zeros(2, np.int64), {"text": ["a", None]})
+        >>> b["text"].to_pylist()
+        ['a', None]
+        """
+        available = []
+        for part in PARTS:
+            table = getattr(self, part)
+            if table is None:
+                continue
+            for candidate in (name, f"{part}.{name}"):
+                if candidate in table.column_names:
+                    return table.column(candidate).combine_chunks()
+            available += table.column_names
+        raise KeyError(f"no column {name!r} in the batch; logged: {', '.join(available) or '-'}")
+
     def column(self, measurable: MeasurableType | str, name: str | None = None) -> pa.Array:
         """The values a check measures: an input feature, the prediction, ground truth, ...
 

@@ -40,6 +40,22 @@ _REQUIRED = {
 }
 
 
+# The optional keys each check reads; a key set for a check that ignores it is an error, so a
+# typo or a misplaced option is never silently dropped.
+_USES = {
+    "non_null": ("empty_is_null",),
+    "less_than": ("threshold",),
+    "greater_than": ("threshold",),
+    "between": ("lower", "upper"),
+    "in_set": ("values",),
+    "matches": ("pattern",),
+    "dtype": ("dtype",),
+    "z_score": ("reference", "z_threshold"),
+    "duplicate": ("duplicate_memory",),
+}
+_PARAMETERS = sorted({key for keys in _USES.values() for key in keys})
+
+
 class IntegrityCheck(CheckBase):
     """Config of a DATA_INTEGRITY check on one column.
 
@@ -83,6 +99,12 @@ class IntegrityCheck(CheckBase):
         for key in _REQUIRED.get(self.integrity_type, ()):
             if getattr(self, key) is None:
                 raise ValueError(f"integrity_type {self.integrity_type!r} needs the key {key!r}")
+        uses = _USES[self.integrity_type]
+        for key in sorted(set(_PARAMETERS) & self.model_fields_set - set(uses)):
+            raise ValueError(
+                f"key {key!r} does not apply to integrity_type {self.integrity_type!r} "
+                f"(it reads: {', '.join(uses)})"
+            )
         if self.integrity_type == "between" and self.lower > self.upper:
             raise ValueError(f"between: lower ({self.lower}) is above upper ({self.upper})")
         return self

@@ -281,3 +281,32 @@ def test_windows_write_metrics_and_alerts_and_quarantine_says_which_check(make_f
     assert set(q["monitor"]) == {"data_integrity"}
     between_ratio = metrics[(metrics.check == "between") & (metrics.metric == "violation_ratio")]
     assert between_ratio["value"].tolist() == [0.2]  # one partial window of 10 rows, 2 bad
+
+
+def test_a_key_the_check_does_not_read_is_an_error():
+    with pytest.raises(
+        ValueError, match="key 'threshold' does not apply to integrity_type 'non_null'"
+    ):
+        IntegrityCheck.model_validate(
+            {"integrity_type": "non_null", "threshold": 2, "measurable_args": {"feature_name": "x"}}
+        )
+    IntegrityCheck.model_validate(
+        {
+            "integrity_type": "non_null",
+            "empty_is_null": True,
+            "measurable_args": {"feature_name": "x"},
+        }
+    )
+
+
+def test_arrow_signals_can_subscript_the_batch():
+    from curate import Signal
+    from curate.batch import Batch
+
+    batch = Batch.from_log(np.arange(3), np.zeros(3, np.int64), {"text": ["a", "bb", None]})
+    short = Signal.arrow(
+        "short", lambda b: pc.fill_null(pc.less(pc.utf8_length(b["text"]), 2), False)
+    )
+    assert short.evaluate(batch).tolist() == [True, False, False]
+    with pytest.raises(KeyError, match="no column 'nope'"):
+        batch["nope"]
