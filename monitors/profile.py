@@ -8,15 +8,21 @@ A :class:`Profile` holds one summary per column, by kind (see :mod:`monitors.sta
   sample they are exact, with a sketch they are within ``1/sketch_size`` in CDF terms.
 * categorical: counts of the ``max_categories`` (1,000) most frequent values (as strings) and
   the count of all others.
-* text: the ``max_vocab`` (20,000) most frequent words with counts, the count of other tokens,
-  a histogram of words per row, null and empty counts.
+* text: the ``max_vocab`` (20,000) most frequent words with counts and document frequencies,
+  the count of other tokens, a histogram of words per row, null and empty counts, and a uniform
+  sample of ``doc_sample`` (2,000) texts, at most ``doc_sample_tokens`` (100,000) words, kept as
+  vocabulary ids: drift thresholds are calibrated by resampling them (see
+  :mod:`monitors.stats.calibrate`).
 * embedding: a uniform sample of ``embedding_sample`` (1,000) vectors, the RBF bandwidth
   (median heuristic) and the 99th percentile of nearest-neighbour distances in the sample.
 
 Profiles are saved as one Parquet file (one row per column) and merge: counts, moments, nulls,
-vocabularies and category counts merge exactly (up to the truncation limits); quantile sketches
-and embedding samples merge approximately. Building from a Parquet file streams it in record
-batches and merges the batch profiles, so the reference never has to fit in memory.
+vocabularies, document frequencies and category counts merge exactly (up to the truncation
+limits); quantile sketches and embedding and text samples merge approximately (in proportion to
+the rows they stand for). The file format is version 2; version-1 files (no document
+frequencies, no text sample) still load, and drift checks on their text columns fall back to
+word-level estimates and the uncalibrated thresholds. Building from a Parquet file streams it
+in record batches and merges the batch profiles, so the reference never has to fit in memory.
 
 Command line (``curate profile`` calls :func:`cli`)::
 
@@ -54,7 +60,9 @@ from monitors.stats.column_profile import (
 )
 
 PROFILE_KEY = b"curate.profile"
-FORMAT_VERSION = 1
+# 2 added the text columns' document frequencies and text sample (``doc_freq``,
+# ``sample_ids``, ``sample_offsets``); files of version 1 lack those columns and still load.
+FORMAT_VERSION = 2
 _ROW_SCHEMA = pa.schema(
     [
         ("column", pa.string()),
@@ -63,6 +71,9 @@ _ROW_SCHEMA = pa.schema(
         ("values", pa.list_(pa.float64())),
         ("keys", pa.list_(pa.string())),
         ("counts", pa.list_(pa.int64())),
+        ("doc_freq", pa.list_(pa.int64())),
+        ("sample_ids", pa.list_(pa.int32())),
+        ("sample_offsets", pa.list_(pa.int64())),
     ]
 )
 
@@ -134,7 +145,8 @@ def build_profile(
 
     ``kinds`` overrides the inferred kind of some columns; ``options`` are the fields of
     :class:`~monitors.stats.column_profile.ProfileOptions` (``exact_limit``, ``sketch_size``,
-    ``max_categories``, ``max_vocab``, ``embedding_sample``, ``seed``).
+    ``max_categories``, ``max_vocab``, ``embedding_sample``, ``doc_sample``,
+    ``doc_sample_tokens``, ``seed``).
     """
     opts = ProfileOptions(**options)
     kinds = dict(kinds or {})

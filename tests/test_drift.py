@@ -182,6 +182,34 @@ def test_text_length_and_empty_shift_detected():
     assert flag_rate(metrics, "empty_rate")[0] == 1.0
 
 
+def test_text_alerts_name_the_new_words_and_the_calibration():
+    mon = monitor({"t": TEXT_REF}, column="t", window=2000)
+    shifted = reviews(2000, RNG, new_share=0.4)
+    res = mon.process(Batch.from_log(np.arange(2000), np.arange(2000), {"t": shifted}))
+    oov = next(a for a in res.alerts if a["check"] == "oov")["message"]
+    named = oov.split("most changed: ")[1]
+    assert all(f"'{w}' 0.0% → " in named for w in NEW_PRODUCTS), named
+    assert "(expected 5.21e-05 + 0.01)" in oov  # a Zipf reference of 20,000 texts: ~no new words
+    js = next(r for r in res.metrics if r["metric"] == "js")
+    assert js["threshold"] == 0.1 and not js["flagged"]  # new names are 4% of the words
+
+
+def test_profiles_without_a_text_sample_fall_back_to_the_configured_thresholds():
+    from dataclasses import replace
+
+    from monitors.profile import Profile
+
+    prof = build_profile({"t": TEXT_REF[:5000]})
+    old = Profile({"t": replace(prof["t"], doc_freq=None, sample_ids=None, sample_offsets=None)})
+    mon = monitor(old, column="t", window=1000, method=["js", "oov", "psi"])
+    shifted = reviews(2000, RNG, new_share=0.4)
+    res = mon.process(Batch.from_log(np.arange(2000), np.arange(2000), {"t": shifted}))
+    rows = {r["metric"]: r for r in res.metrics}
+    assert rows["js"]["threshold"] == 0.1 and rows["psi"]["threshold"] == 0.1
+    assert all(r["flagged"] for r in res.metrics if r["metric"] == "oov_rate")
+    assert "uncalibrated" in next(a["message"] for a in res.alerts if a["check"] == "oov")
+
+
 # -- embeddings ------------------------------------------------------------------------------------
 
 

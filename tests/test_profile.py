@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -161,3 +163,52 @@ def test_cli_builds_a_profile(tmp_path, capsys):
     assert p["i"].kind == "numeric" and p["t"].kind == "text"
     with pytest.raises(SystemExit):
         cli([str(tmp_path / "missing.parquet"), "--out", str(out)])
+
+
+def _decode(prof, d):
+    ids = prof.sample_ids[prof.sample_offsets[d] : prof.sample_offsets[d + 1]]
+    return sorted(prof.vocab[i] if i >= 0 else "?" for i in ids)
+
+
+def test_text_profile_keeps_document_frequencies_and_a_bounded_sample():
+    texts = [" ".join(np.random.default_rng(i).choice(WORDS, 1 + i % 9)) for i in range(400)]
+    p = build_profile({"t": texts}, kinds={"t": "text"}, doc_sample=50, doc_sample_tokens=150)
+    t = p["t"]
+    df = {w: sum(w in s.split() for s in texts) for w in t.vocab}
+    assert t.doc_freq.tolist() == [df[w] for w in t.vocab]
+    docs = len(t.sample_offsets) - 1
+    assert 10 <= docs <= 50 and t.sample_offsets[-1] <= 150
+    originals = {tuple(sorted(s.split())) for s in texts}
+    assert all(tuple(_decode(t, d)) in originals for d in range(docs))
+    none = build_profile({"t": texts}, kinds={"t": "text"}, doc_sample=0)["t"]
+    assert len(none.sample_offsets) == 1 and none.doc_freq is not None
+
+
+def test_merged_text_samples_are_proportional_and_remapped():
+    a = _frame(3000, 1)["t"].tolist()
+    b = [f"{s} zebra" for s in _frame(1000, 2)["t"]]
+    merged = build_profile({"t": a}).merge(build_profile({"t": b}))["t"]
+    whole = build_profile({"t": a + b})["t"]
+    np.testing.assert_array_equal(merged.doc_freq, whole.doc_freq)
+    assert merged.expected_oov_rate == whole.expected_oov_rate
+    docs = [_decode(merged, d) for d in range(len(merged.sample_offsets) - 1)]
+    originals = {tuple(sorted(s.split())) for s in a + b}
+    assert len(docs) == 2000 and all(tuple(d) in originals for d in docs)
+    assert 0.2 <= np.mean(["zebra" in d for d in docs]) <= 0.3  # 1,000 of 4,000 texts
+
+
+def test_version_1_profiles_still_load(tmp_path):
+    """A file without the text sample columns (written before they existed) loads."""
+    path = build_profile(_frame(500).drop(columns=["e"])).save(tmp_path / "new.profile")
+    table = pq.read_table(path)
+    old = table.select(["column", "kind", "meta", "values", "keys", "counts"])
+    metas = [json.loads(m) for m in old.column("meta").to_pylist()]
+    for m in metas:
+        m.pop("doc_sample", None), m.pop("doc_sample_tokens", None)
+    old = old.set_column(2, "meta", pa.array([json.dumps(m) for m in metas]))
+    old = old.replace_schema_metadata({b"curate.profile": b'{"format_version": 1}'})
+    pq.write_table(old, tmp_path / "old.profile")
+    t = Profile.load(tmp_path / "old.profile")["t"]
+    assert t.doc_freq is None and t.sample_ids is None and t.sample_offsets is None
+    assert t.expected_oov_rate == (t.other_tokens + (t.counts == 1).sum()) / t.total_tokens
+    assert t.merge(t).sample_ids is None

@@ -214,3 +214,92 @@ def test_every_statistic_is_finite_and_deterministic(name):
 def test_parameters_are_validated_with_messages(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -- calibration: vectorised statistics, null quantiles, tokenizer, contributors ----------------
+
+
+@SETTINGS
+@given(st.integers(2, 12).flatmap(lambda k: st.tuples(counts(k), counts(k))))
+def test_row_statistics_match_the_scalar_ones(pq):
+    from monitors.stats.calibrate import js_rows, psi_rows, w1_rows
+    from monitors.stats.wasserstein import wasserstein_counts
+
+    p, q = np.array(pq[0], float) + 1, np.array(pq[1], float)  # the reference side non-empty
+    if q.sum() == 0:
+        return
+    assert abs(js_rows(p[None], q[None])[0] - js_distance(p, q)) <= TOL
+    assert abs(psi_rows(p[None], q[None])[0] - psi(p, q)) <= TOL * max(1.0, psi(p, q))
+    assert abs(w1_rows(p[None], q[None])[0] - wasserstein_counts(p, q)) <= 1e-9
+
+
+def test_upper_quantile_reads_a_chi_square_tail():
+    from monitors.stats.calibrate import upper_quantile
+
+    x = np.random.default_rng(4).chisquare(7, 64) * 0.003  # 64 draws, as the monitors use
+    assert upper_quantile(x, 0.999) == pytest.approx(0.003 * stats.chi2.ppf(0.999, 7), rel=0.25)
+    assert upper_quantile(np.full(10, 0.2)) == 0.2
+
+
+def test_multinomial_null_bounds_real_windows():
+    """JS of 2,000 windows of a Zipf categorical: none above the calibrated 99.99% quantile."""
+    from monitors.stats.calibrate import MultinomialNull, js_rows
+    from monitors.stats.verdicts import collapse, supported_bins
+
+    rng = np.random.default_rng(5)
+    p = 1.0 / np.arange(1, 201) ** 1.2
+    p /= p.sum()
+    raw = rng.multinomial(5000, p)
+    order = np.argsort(-raw, kind="stable")  # the profile's order: most frequent first
+    ref = np.r_[raw[order], 0.0]
+    k = supported_bins(ref, 2000)
+    q = MultinomialNull(5000).quantile("js", collapse(ref, k), 2000)
+    wins = rng.multinomial(2000, p, 2000)[:, order].astype(float)
+    values = js_rows(np.tile(collapse(ref, k), (2000, 1)), np.array([collapse(w, k) for w in wins]))
+    assert k >= 5 and values.max() < q < 3 * np.quantile(values, 0.99), (k, values.max(), q)
+
+
+def test_reliable_count_tells_steep_from_flat_frequencies():
+    from monitors.stats.verdicts import reliable_count
+
+    rng = np.random.default_rng(6)
+    zipf = rng.multinomial(20_000, 1 / np.arange(1, 5001) / np.sum(1 / np.arange(1, 5001)))
+    flat = rng.multinomial(3000, np.full(1500, 1 / 1500))  # 1,500 films, ~2 reviews each
+    assert reliable_count(zipf) <= 32
+    assert reliable_count(flat) > flat.max()  # no film gets a bin of its own
+    assert reliable_count(np.array([5000, 3000, 1000])) == 1
+
+
+_TEXT = st.text(st.sampled_from("ab Z_é'-,.(\u00a0\u2019\t1"), max_size=30)
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), _TEXT), max_size=20))
+def test_tokenizer_fast_paths_equal_the_regex_split(texts):
+    import collections
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from monitors.stats.text import TOKEN_SPLIT, tokenize
+
+    arr = pa.array(texts, pa.string())
+    tokens, rows = tokenize(arr)
+    pieces = pc.split_pattern_regex(pc.utf8_lower(arr), pattern=TOKEN_SPLIT)
+    expected = collections.Counter(
+        (i, t) for i, ts in enumerate(pieces.to_pylist()) for t in ts or [] if t
+    )
+    assert collections.Counter(zip(rows.tolist(), tokens.to_pylist(), strict=True)) == expected
+
+
+def test_top_counter_stays_bounded_and_keeps_the_frequent():
+    import pyarrow as pa
+
+    from monitors.stats.contributors import TopCounter
+
+    c = TopCounter(capacity=10)
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        c.add(pa.array([f"rare{i}" for i in rng.integers(0, 10_000, 300)] + ["covid"] * 30))
+        assert len(c.counts) <= 20
+    assert c.items()[0] == ("covid", 1500)

@@ -14,7 +14,12 @@ module                    statistic                            verdict (default 
 :mod:`.mmd`               kernel MMD² + permutation p-value    drift if p < 0.05
 ========================  ===================================  ==============================
 
-:mod:`.auto` maps a column type and a reference size to the methods above.
+:mod:`.auto` maps a column type and a reference size to the methods above and says how each
+default threshold is calibrated. Distances over counts (PSI, JS) flag only above the larger of
+their threshold and what same-size samples of the reference score (:mod:`.calibrate`); window
+state and rows: :mod:`.accumulators`, :mod:`.text_window`, :mod:`.verdicts`; what an alert
+names as having moved: :mod:`.contributors`; what a text profile keeps of its texts:
+:mod:`.doc_sample`.
 """
 
 from monitors.stats.chi2 import chi2_homogeneity

@@ -20,31 +20,35 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from monitors.stats.counts import sum_counts, truncate, value_counts
+from monitors.stats.doc_sample import doc_frequencies, merge_doc_samples, sample_docs
 from monitors.stats.embedding import embedding_matrix, merge_samples, novelty_cutoff, sample_rows
 from monitors.stats.mmd import median_bandwidth
 from monitors.stats.sketch import merge_sketches, quantile_sketch
-from monitors.stats.text import as_strings, tokenize, word_counts
+from monitors.stats.text import as_strings, tokenize, vocab_index, word_counts
 
 MAX_WORDS = 256  # words-per-row histogram: the last bin holds everything longer
+_MAY_BE_ZERO = ("seed", "doc_sample", "doc_sample_tokens")  # 0 texts: no calibration sample
 
 
 @dataclass(frozen=True)
 class ProfileOptions:
-    """Size limits of a profile. Every field must be a positive integer (``seed`` >= 0)."""
+    """Size limits of a profile: positive integers (``seed`` and the text sample sizes >= 0)."""
 
     exact_limit: int = 100_000
     sketch_size: int = 2000
     max_categories: int = 1000
     max_vocab: int = 20_000
     embedding_sample: int = 1000
+    doc_sample: int = 2000
+    doc_sample_tokens: int = 100_000
     seed: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            low = 0 if f.name == "seed" else (2 if f.name == "sketch_size" else 1)
+            low = 0 if f.name in _MAY_BE_ZERO else (2 if f.name == "sketch_size" else 1)
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise ValueError(f"{f.name} must be an integer >= {low}, got {v!r}")
 
@@ -163,15 +167,15 @@ class CategoricalProfile(ColumnProfile):
     @classmethod
     def build(cls, arr: pa.Array, opts: ProfileOptions) -> CategoricalProfile:
         s = as_strings(arr)
-        keys, counts = _value_counts(s.drop_null())
-        keys, counts, other = _truncate(keys, counts, opts.max_categories)
+        keys, counts = value_counts(s.drop_null())
+        keys, (counts,), other = truncate(keys, [counts], opts.max_categories)
         return cls(len(s) - s.null_count, s.null_count, keys, counts, other, opts.max_categories)
 
     def merge(self, other: ColumnProfile) -> CategoricalProfile:
         self._check_merge(other)
         assert isinstance(other, CategoricalProfile)
-        keys, counts = _sum_counts(self.keys, self.counts, other.keys, other.counts)
-        keys, counts, rest = _truncate(keys, counts, self.max_categories)
+        keys, counts = sum_counts(self.keys, [self.counts], other.keys, [other.counts])
+        keys, (counts,), rest = truncate(keys, counts, self.max_categories)
         return CategoricalProfile(
             self.n + other.n,
             self.n_null + other.n_null,
@@ -198,7 +202,12 @@ class CategoricalProfile(ColumnProfile):
 
 @dataclass
 class TextProfile(ColumnProfile):
-    """Word counts of the vocabulary, other tokens, words-per-row histogram, empty texts."""
+    """Word counts of the vocabulary, other tokens, words-per-row histogram, empty texts.
+
+    Also, when built by this version: ``doc_freq`` (texts containing each word) and a bounded
+    sample of texts as vocabulary ids (:mod:`monitors.stats.doc_sample`); ``None`` in profiles
+    saved before they existed, which then fall back to word-level estimates.
+    """
 
     kind: ClassVar[str] = "text"
     n: int
@@ -209,6 +218,12 @@ class TextProfile(ColumnProfile):
     other_tokens: int
     length_counts: np.ndarray
     max_vocab: int = 20_000
+    doc_freq: np.ndarray | None = None
+    sample_ids: np.ndarray | None = None
+    sample_offsets: np.ndarray | None = None
+    doc_sample: int = 2000
+    doc_sample_tokens: int = 100_000
+    _ARRAYS: ClassVar[tuple[str, ...]] = ("doc_freq", "sample_ids", "sample_offsets")
 
     @property
     def total_tokens(self) -> int:
@@ -223,58 +238,76 @@ class TextProfile(ColumnProfile):
     def expected_oov_rate(self) -> float:
         """OOV share expected of *new* text from the reference distribution (Good-Turing).
 
-        New text contains words the reference never saw at about the rate of words seen once
-        (the missing-mass estimate), on top of tokens outside the kept vocabulary.
+        New text contains words the reference never saw at about the rate of the reference's
+        words that only one of its texts contains (leave-one-text-out missing mass; with no
+        ``doc_freq``, words seen once), on top of tokens outside the kept vocabulary.
         """
-        hapax = int((self.counts == 1).sum())
-        return (self.other_tokens + hapax) / self.total_tokens if self.total_tokens else 0.0
+        once = self.doc_freq == 1 if self.doc_freq is not None else self.counts == 1
+        rare = int(self.counts[once].sum())
+        return (self.other_tokens + rare) / self.total_tokens if self.total_tokens else 0.0
 
     @classmethod
     def build(cls, arr: pa.Array, opts: ProfileOptions) -> TextProfile:
         s = as_strings(arr)
         tokens, rows = tokenize(s)
-        keys, counts = _value_counts(tokens)
-        keys, counts, other = _truncate(keys, counts, opts.max_vocab)
+        keys, counts = value_counts(tokens)
+        keys, (counts,), other = truncate(keys, [counts], opts.max_vocab)
+        ids = vocab_index(tokens, pa.array(keys, pa.string()))
         valid = s.is_valid().to_numpy(zero_copy_only=False)
         words = word_counts(rows, len(s))[valid]
         lengths = np.bincount(np.minimum(words, MAX_WORDS), minlength=MAX_WORDS + 1)
         n = int(valid.sum())
-        return cls(
-            n, len(s) - n, int((words == 0).sum()), keys, counts, other, lengths, opts.max_vocab
+        sample = sample_docs(
+            ids, rows, np.flatnonzero(valid), opts.doc_sample, opts.doc_sample_tokens, opts.seed
         )
+        return cls(n, len(s) - n, int((words == 0).sum()), keys, counts, other, lengths,
+                   opts.max_vocab, doc_frequencies(ids, rows, len(keys)), *sample,
+                   opts.doc_sample, opts.doc_sample_tokens)  # fmt: skip
 
     def merge(self, other: ColumnProfile) -> TextProfile:
         self._check_merge(other)
         assert isinstance(other, TextProfile)
-        keys, counts = _sum_counts(self.vocab, self.counts, other.vocab, other.counts)
-        keys, counts, rest = _truncate(keys, counts, self.max_vocab)
+        has_df = self.doc_freq is not None and other.doc_freq is not None
+        arrays = [[p.counts, p.doc_freq if has_df else p.counts] for p in (self, other)]
+        keys, merged = sum_counts(self.vocab, arrays[0], other.vocab, arrays[1])
+        keys, (counts, df), rest = truncate(keys, merged, self.max_vocab)
+        sides = [(p.sample_ids, p.sample_offsets, p.vocab, p.n) for p in (self, other)]
+        sample = (None, None)
+        if all(side[0] is not None for side in sides):
+            sample = merge_doc_samples(*sides, keys, self.doc_sample, self.doc_sample_tokens)
         return TextProfile(
-            self.n + other.n,
-            self.n_null + other.n_null,
-            self.n_empty + other.n_empty,
-            keys,
-            counts,
-            self.other_tokens + other.other_tokens + rest,
-            self.length_counts + other.length_counts,
-            self.max_vocab,
-        )
+            self.n + other.n, self.n_null + other.n_null, self.n_empty + other.n_empty, keys,
+            counts, self.other_tokens + other.other_tokens + rest,
+            self.length_counts + other.length_counts, self.max_vocab,
+            df if has_df else None, *sample, self.doc_sample, self.doc_sample_tokens,
+        )  # fmt: skip
 
     def _meta(self) -> dict[str, Any]:
-        meta = {k: getattr(self, k) for k in ("n", "n_null", "n_empty", "other_tokens")}
-        return {**meta, "max_vocab": self.max_vocab, "length_counts": self.length_counts.tolist()}
+        keys = ("n", "n_null", "n_empty", "other_tokens", "max_vocab", "doc_sample")
+        meta = {k: getattr(self, k) for k in (*keys, "doc_sample_tokens")}
+        return {**meta, "length_counts": self.length_counts.tolist()}
 
     def to_row(self, name: str) -> dict[str, Any]:
-        return {**super().to_row(name), "keys": self.vocab, "counts": self.counts.tolist()}
+        row = {**super().to_row(name), "keys": self.vocab, "counts": self.counts.tolist()}
+        for k in self._ARRAYS:
+            value = getattr(self, k)
+            row[k] = None if value is None else value.tolist()
+        return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> TextProfile:
         meta = json.loads(row["meta"])
         meta["length_counts"] = np.asarray(meta["length_counts"], np.int64)
         counts = np.asarray(row["counts"] or [], np.int64)
-        return cls(vocab=list(row["keys"] or []), counts=counts, **meta)
+        dtypes = {"doc_freq": np.int64, "sample_ids": np.int32, "sample_offsets": np.int64}
+        arrays = {
+            k: None if row.get(k) is None else np.asarray(row[k], dtypes[k]) for k in cls._ARRAYS
+        }
+        return cls(vocab=list(row["keys"] or []), counts=counts, **arrays, **meta)
 
     def describe(self) -> str:
-        return f"{super().describe()}, vocabulary {len(self.vocab):,} words"
+        docs = 0 if self.sample_offsets is None else len(self.sample_offsets) - 1
+        return f"{super().describe()}, vocabulary {len(self.vocab):,} words, {docs:,} texts kept"
 
 
 @dataclass
@@ -353,25 +386,3 @@ def numeric_values(arr: pa.Array) -> np.ndarray:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise ValueError(f"expected a numeric column, got {arr.type}: {exc}") from None
     return x[np.isfinite(x)].astype(np.float64, copy=True)
-
-
-def _value_counts(arr: pa.Array) -> tuple[list[str], np.ndarray]:
-    if len(arr) == 0:
-        return [], np.zeros(0, np.int64)
-    vc = pc.value_counts(arr)
-    keys = vc.field("values").to_pylist()
-    counts = vc.field("counts").to_numpy(zero_copy_only=False).astype(np.int64)
-    order = np.lexsort((np.array(keys, dtype=object).astype(str), -counts))
-    return [keys[i] for i in order], counts[order]
-
-
-def _sum_counts(ka: list[str], ca: np.ndarray, kb: list[str], cb: np.ndarray):
-    total = dict(zip(ka, ca.tolist(), strict=True))
-    for k, c in zip(kb, cb.tolist(), strict=True):
-        total[k] = total.get(k, 0) + c
-    keys = sorted(total, key=lambda k: (-total[k], k))
-    return keys, np.array([total[k] for k in keys], np.int64)
-
-
-def _truncate(keys: list[str], counts: np.ndarray, limit: int):
-    return keys[:limit], counts[:limit], int(counts[limit:].sum())

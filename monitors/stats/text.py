@@ -14,11 +14,15 @@ belongs to, so per-row counts are one ``np.bincount`` away.
 
 from __future__ import annotations
 
+import string
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 TOKEN_SPLIT = r"[^\p{L}\p{N}_]+"
+# ASCII punctuation but "_" (a word character for TOKEN_SPLIT)
+_EDGE_PUNCTUATION = "".join(c for c in string.punctuation if c != "_")
 
 
 def as_strings(arr: pa.Array) -> pa.Array:
@@ -35,29 +39,42 @@ def as_strings(arr: pa.Array) -> pa.Array:
 def tokenize(arr: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """``(tokens, row_index)``: the non-empty lower-cased words and the row of each.
 
-    Fast path: split on whitespace, keep the pieces made only of letters and digits; only the
-    pieces with punctuation (a minority) go through the regular-expression split. Tokens are
-    grouped by path, not in row order.
+    The same as splitting on :data:`TOKEN_SPLIT`, in stages that each keep the pieces that are
+    already words (letters and digits only) and pass the others on: split on ASCII whitespace
+    (UTF-8 never has an ASCII byte inside a character); trim ASCII punctuation but ``_`` off
+    the ends (``film,`` ``(cage)``); only what is left (``it's``, ``co-star``, a no-break space,
+    ``x_y``) goes through the regular expression. Tokens are grouped by stage, not row order.
     """
     arr = as_strings(arr)
     ascii_only = pc.all(pc.string_is_ascii(arr)).as_py() is not False
-    if ascii_only:  # the same result, with the cheaper ASCII kernels
-        lists = pc.ascii_split_whitespace(pc.ascii_lower(arr))
-    else:
-        lists = pc.utf8_split_whitespace(pc.utf8_lower(arr))
-    flat = pc.list_flatten(lists)
+    lower = pc.ascii_lower(arr) if ascii_only else pc.utf8_lower(arr)
+    is_word = pc.ascii_is_alnum if ascii_only else pc.utf8_is_alnum
+    lists = pc.ascii_split_whitespace(lower)
+    pieces = pc.list_flatten(lists)
     rows = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False).astype(np.int64)
-    simple = (pc.ascii_is_alnum if ascii_only else pc.utf8_is_alnum)(flat)
-    simple = simple.to_numpy(zero_copy_only=False)
-    if simple.all():
-        return flat, rows
-    pieces = pc.split_pattern_regex(flat.filter(pa.array(~simple)), pattern=TOKEN_SPLIT)
-    parts = pc.list_flatten(pieces)
-    parent = pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False)
-    keep = pc.not_equal(parts, "")
-    tokens = pa.concat_arrays([flat.filter(pa.array(simple)), parts.filter(keep)])
-    extra = rows[~simple][parent][keep.to_numpy(zero_copy_only=False)]
-    return tokens, np.concatenate([rows[simple], extra])
+    out, out_rows = [], []
+    for i, stage in enumerate((None, *_STAGES)):
+        if stage is not None:
+            pieces = stage(pieces)
+            if pa.types.is_list(pieces.type):
+                rows = rows[pc.list_parent_indices(pieces).to_numpy(zero_copy_only=False)]
+                pieces = pc.list_flatten(pieces)
+        full = pc.utf8_length(pieces).to_numpy(zero_copy_only=False) > 0 if i else True
+        last = i == len(_STAGES)  # after the regular expression, every piece is a word
+        keep = full if last else is_word(pieces).to_numpy(zero_copy_only=False)
+        out.append(pieces.filter(pa.array(keep)))
+        out_rows.append(rows[keep])
+        rest = full & ~keep
+        if last or not rest.any():
+            break
+        pieces, rows = pieces.filter(pa.array(rest)), rows[rest]
+    return pa.concat_arrays(out), np.concatenate(out_rows)
+
+
+_STAGES = (
+    lambda s: pc.ascii_trim(s, characters=_EDGE_PUNCTUATION),
+    lambda s: pc.split_pattern_regex(s, pattern=TOKEN_SPLIT),
+)
 
 
 def word_counts(rows: np.ndarray, n: int) -> np.ndarray:
