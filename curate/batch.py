@@ -169,7 +169,9 @@ class Batch:
                 if candidate in table.column_names:
                     return table.column(candidate).combine_chunks()
             available += table.column_names
-        raise KeyError(f"no column {name!r} in the batch; logged: {', '.join(available) or '-'}")
+        raise KeyError(
+            f"no column {name!r} in the batch; logged columns: {', '.join(available) or '(none)'}"
+        )
 
     def column(self, measurable: MeasurableType | str, name: str | None = None) -> pa.Array:
         """The values a check measures: an input feature, the prediction, ground truth, ...

@@ -25,7 +25,6 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from curate.arrow_values import arrow_to_numpy, null_mask
-from curate.batch import PARTS
 from curate.errors import SignalError
 from curate.signals.leaf import BUILTINS, Builtin
 from curate.signals.node import Signal
@@ -46,19 +45,10 @@ __all__ = [
 
 def batch_column(sig: Signal, batch: Any, column: str) -> pa.Array:
     """The Arrow column ``column`` of a batch, looked up in inputs, then outputs/gts/identifiers."""
-    available = []
-    for part in PARTS:
-        table = getattr(batch, part)
-        if table is None:
-            continue
-        for name in (column, f"{part}.{column}"):
-            if name in table.column_names:
-                return table.column(name).combine_chunks()
-        available.extend(table.column_names)
-    raise SignalError(
-        f"signal {str(sig)!r}: no column {column!r} in the batch; "
-        f"logged columns: {', '.join(available) or '(none)'}"
-    )
+    try:
+        return batch[column]
+    except KeyError as exc:
+        raise SignalError(f"signal {str(sig)!r}: {exc.args[0]}") from None
 
 
 def _quote(value: Any) -> str:
