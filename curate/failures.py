@@ -63,6 +63,13 @@ class Failures:
             raise exc if isinstance(exc, CurateError) else LogInputError(message) from exc
         self.report(f"malformed {message}")
         self.buffers.metric_rows.append(framework_metric("log", Metric.MALFORMED_CALLS, 1, call.n))
+        if not call.ground_truth_only:
+            # Its rows were logged (they have ids) and are all quarantined: they count as logged.
+            ts = np.asarray(call.ts)
+            self.buffers.metric_rows.append(
+                framework_metric("log", Metric.ROWS_LOGGED, call.n, call.n,
+                                 window_start=int(ts.min()), window_end=int(ts.max()))
+            )  # fmt: skip
         parts = ("inputs", "outputs", "gts")
         rows = [
             safe_repr({p: _cell(getattr(call, p), i) for p in parts}, MAX_ROW_CHARS)
@@ -103,6 +110,13 @@ class Failures:
             {**framework_metric(name, Metric.MONITOR_ERRORS, 1, len(batch)), "monitor": kind}
         )
         self.quarantine_all(batch, kind, name, exc)
+
+    def check_error(self, kind: str, name: str, message: str, n: int) -> None:
+        """A check ran but part of it failed (a signal leaf raised); it handled its own rows."""
+        self.report(message)
+        self.buffers.metric_rows.append(
+            {**framework_metric(name, Metric.MONITOR_ERRORS, 1, n), "monitor": kind}
+        )
 
     def cell_problems(self, batch: Batch) -> np.ndarray:
         """Quarantine the rows with cells that could not be stored; their mask."""

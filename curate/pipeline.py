@@ -11,6 +11,7 @@ raises the same message instead.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from typing import Any
 
@@ -25,7 +26,7 @@ from curate.errors import LogInputError
 from curate.failures import Failures
 from curate.schema_guard import SchemaGuard
 from curate.store import Store
-from curate.tables import FRAMEWORK, Metric, framework_metric
+from curate.tables import DISPLAY_NAME, FRAMEWORK, Metric, framework_metric, signal_column
 from monitors.base import BaseMonitor, MonitorResult
 
 log = logging.getLogger("curate")
@@ -118,6 +119,11 @@ class Pipeline:
     def process_batch(self, batch: Batch) -> None:
         """Run every monitor on ``batch`` and buffer the edge cases, quarantine and metrics."""
         n = len(batch)
+        # Counted first: a batch whose processing fails is logged too (its rows go to quarantine).
+        self.buffers.metric_rows.append(
+            framework_metric("log", Metric.ROWS_LOGGED, n, n,
+                             window_start=int(batch.ts.min()), window_end=int(batch.ts.max()))
+        )  # fmt: skip
         violations = np.zeros(n, dtype=bool)
         if batch.problems:
             violations |= self.failures.cell_problems(batch)
@@ -128,15 +134,13 @@ class Pipeline:
                 if monitor.guards_rows:
                     violations[:] = True
                 continue
+            for message in result.errors:
+                self.failures.check_error(monitor.kind, monitor.name, message, len(batch))
             if result.violations is not None:
                 violations |= result.violations
             if result.edge_mask is not None:
                 masks.append((result.reason or monitor.name, result.edge_mask, result.leaves))
             self._collect(result)
-        self.buffers.metric_rows.append(
-            framework_metric("log", Metric.ROWS_LOGGED, n, n,
-                             window_start=int(batch.ts.min()), window_end=int(batch.ts.max()))
-        )  # fmt: skip
         if masks:
             self._buffer_edge_cases(batch, masks, violations)
 
@@ -167,11 +171,14 @@ class Pipeline:
         offsets = np.concatenate([[0], np.cumsum(hits.sum(axis=1))]).astype(np.int32)
         values = pa.array(np.tile(names, len(idx))[hits.ravel()], pa.string())
         table = table.append_column("reasons", pa.ListArray.from_arrays(offsets, values))
+        columns = _signal_columns([leaf for _, _, leaves in masks for leaf in leaves])
         for _, _, leaves in masks:
             for leaf, values in leaves.items():
-                name = f"signal.{leaf}"
+                name = columns[leaf]
                 if name not in table.column_names:
-                    table = table.append_column(name, pa.array(values[idx]))
+                    array = pa.array(values[idx])
+                    field = pa.field(name, array.type, metadata={DISPLAY_NAME: leaf})
+                    table = table.append_column(field, array)
         self.buffers.add("retraining", self._conform(table))
 
     def _conform(self, table: pa.Table) -> pa.Table:
@@ -202,6 +209,19 @@ class Pipeline:
                 if self.strict:
                     raise
                 self.failures.report(f"monitor {monitor.name!r} failed to flush: {exc}", exc)
+
+
+def _signal_columns(leaves: list[str]) -> dict[str, str]:
+    """Column names of the leaves; leaves whose slugs collide get their text's hash appended."""
+    slugs: dict[str, set[str]] = {}
+    for leaf in leaves:
+        slugs.setdefault(signal_column(leaf), set()).add(leaf)
+    out = {}
+    for slug, names in slugs.items():
+        for leaf in names:
+            digest = hashlib.sha1(leaf.encode()).hexdigest()[:8]
+            out[leaf] = slug if len(names) == 1 else f"{slug}_{digest}"
+    return out
 
 
 def _existing_schema(store: Store, table: str) -> pa.Schema | None:

@@ -48,6 +48,8 @@ class SchemaGuard:
                 columns[name] = col
                 continue
             try:
+                if not _same_kind(col.type, target):
+                    raise pa.ArrowInvalid(f"{col.type} is not a kind of {target}")
                 columns[name] = col.cast(target)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 bad = col.is_valid().to_numpy(zero_copy_only=False)
@@ -56,8 +58,35 @@ class SchemaGuard:
         keep = np.ones(table.num_rows, dtype=bool)
         for bad in rejected.values():
             keep &= ~bad
-        out = pa.table(columns)
+        # Field metadata (a signal column's display name) survives the casts.
+        fields = [
+            pa.field(n, c.type, metadata=table.schema.field(n).metadata) for n, c in columns.items()
+        ]
+        out = pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
         if not keep.all():
             out = out.filter(pa.array(keep))
         self.learn(out.schema)
         return out, rejected
+
+
+_KINDS = (
+    lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
+    lambda t: pa.types.is_string(t) or pa.types.is_large_string(t),
+    lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t),
+    pa.types.is_boolean,
+    pa.types.is_timestamp,
+    lambda t: pa.types.is_list(t) or pa.types.is_large_list(t),
+    pa.types.is_struct,
+)
+
+
+def _same_kind(got: pa.DataType, stored: pa.DataType) -> bool:
+    """Whether ``got`` values may be cast to ``stored``: Arrow would turn 12345 into "12345",
+    but a number where text was logged is a changed column, not text.
+
+    >>> _same_kind(pa.int64(), pa.float64()), _same_kind(pa.int64(), pa.string())
+    (True, False)
+    """
+    if pa.types.is_null(got):
+        return True
+    return any(kind(got) and kind(stored) for kind in _KINDS)

@@ -194,26 +194,65 @@ class StoreReader:
 
     def rows_logged(self) -> int:
         """Rows logged into the store by every writer (the durable ``rows_logged`` metrics)."""
+        return self._metric_sums(Metric.ROWS_LOGGED)[Metric.ROWS_LOGGED]
+
+    def _metric_sums(self, *names: str) -> dict[str, int]:
         metrics = self.read("metrics", columns=["metric", "value"])
-        if not metrics.num_rows:
-            return 0
-        rows = metrics.filter(pc.equal(metrics["metric"], Metric.ROWS_LOGGED))
-        return int(pc.sum(rows["value"]).as_py() or 0)
+        sums = dict.fromkeys(names, 0)
+        for name in names if metrics.num_rows else ():
+            rows = metrics.filter(pc.equal(metrics["metric"], name))
+            sums[name] = int(pc.sum(rows["value"]).as_py() or 0)
+        return sums
+
+    def _ids(self, table: str) -> pa.ChunkedArray:
+        if not self.files(table):
+            return pa.chunked_array([], pa.int64())
+        return self.read(table, ["id"]).column("id")
+
+    def outcomes(self) -> dict[str, int]:
+        """Where every logged row went. Each is in exactly one of three outcomes, so
+        ``rows_logged == edge_cases + quarantined + rows_not_selected``:
+
+        * ``edge_cases``: rows in the retraining set;
+        * ``quarantined``: rows held in quarantine and kept out of the retraining set;
+        * ``rows_not_selected``: rows no check selected or held.
+
+        ``quarantine_entries`` counts quarantine entries (one row can fail several checks, and a
+        row that one check could not decide may still be another's edge case);
+        ``rows_dropped`` counts edge-case and quarantine rows lost because the store stayed
+        unwritable longer than the buffers could hold; they are left out of the three outcomes.
+
+        >>> import tempfile
+        >>> StoreReader(tempfile.mkdtemp()).outcomes()["rows_not_selected"]
+        0
+        """
+        sums = self._metric_sums(Metric.ROWS_LOGGED, Metric.ROWS_DROPPED)
+        kept, entries = self._ids("retraining"), self._ids("quarantine")
+        held = pc.unique(entries.filter(pc.greater_equal(entries, 0)))
+        held = held.filter(pc.invert(pc.is_in(held, value_set=pc.unique(kept))))
+        logged, dropped = sums[Metric.ROWS_LOGGED], sums[Metric.ROWS_DROPPED]
+        return {
+            "rows_logged": logged,
+            "edge_cases": len(kept),
+            "quarantined": len(held),
+            "rows_not_selected": max(0, logged - len(kept) - len(held) - dropped),
+            "quarantine_entries": len(entries),
+            "rows_dropped": dropped,
+        }
 
     def summary(self) -> dict[str, Any]:
-        """Store-wide counts, as ``Framework.stats()`` and ``curate stats`` report them.
+        """Store-wide counts, as ``Framework.stats()`` and ``curate stats`` report them: the
+        row :meth:`outcomes`, the segment files per table and the runs.
 
         >>> import tempfile
         >>> sorted(StoreReader(tempfile.mkdtemp()).summary())  # doctest: +NORMALIZE_WHITESPACE
-        ['edge_cases', 'edge_cases_since_last_run', 'files', 'latest_run', 'quarantined',
-         'rows_logged', 'runs']
+        ['edge_cases', 'edge_cases_since_last_run', 'files', 'latest_run', 'quarantine_entries',
+         'quarantined', 'rows_dropped', 'rows_logged', 'rows_not_selected', 'runs']
         """
         runs = self.runs()
         latest = runs[-1] if runs else None
         return {
-            "rows_logged": self.rows_logged(),
-            "edge_cases": self.count("retraining"),
-            "quarantined": self.count("quarantine"),
+            **self.outcomes(),
             "edge_cases_since_last_run": self.pending_rows(latest),
             "files": {t: len(self.files(t)) for t in TABLES},
             "runs": len(runs),

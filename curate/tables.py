@@ -11,6 +11,7 @@ Monitors, the log path, the trainer and the dashboard all speak of ``metrics``, 
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -75,6 +76,31 @@ FIXED_SCHEMAS = {
 FRAMEWORK = "framework"
 #: Prefix of the per-leaf signal value columns of the retraining set (``signal.<leaf>``).
 SIGNAL_PREFIX = "signal."
+#: Field-metadata key holding a signal column's display name (the leaf as written).
+DISPLAY_NAME = b"curate.display_name"
+
+
+def signal_column(leaf: str) -> str:
+    """The retraining-set column of a signal leaf: ``signal.`` and a slug of its text.
+
+    Slugs keep column names plain for SQL, pandas and ``datasets``; the leaf's own text is
+    kept in the column's field metadata (:data:`DISPLAY_NAME`).
+
+    >>> signal_column("'mixed sentiment words'"), signal_column("contains(text, 'nike')")
+    ('signal.mixed_sentiment_words', 'signal.contains_text_nike')
+    """
+    slug = re.sub(r"[^0-9a-z]+", "_", leaf.lower()).strip("_") or "leaf"
+    return SIGNAL_PREFIX + slug
+
+
+def display_name(field: pa.Field) -> str:
+    """The name to show for a stored column: a signal's leaf text, else the column name.
+
+    >>> display_name(pa.field("signal.a_b", pa.bool_(), metadata={DISPLAY_NAME: "'a b'"}))
+    "'a b'"
+    """
+    meta = field.metadata or {}
+    return meta[DISPLAY_NAME].decode() if DISPLAY_NAME in meta else field.name
 
 
 class Metric:
@@ -90,6 +116,7 @@ class Metric:
     DUPLICATES_SKIPPED = "duplicates_skipped"
     VIOLATIONS = "violations"
     VIOLATION_RATIO = "violation_ratio"
+    COLUMN_MISSING = "column_missing"
 
 
 def now_us() -> int:

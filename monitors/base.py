@@ -51,6 +51,8 @@ class MonitorResult:
     ``edge_mask`` marks rows for the retraining set, ``reason`` says why (the formula) and
     ``leaves`` holds the per-leaf signal values of the flagged rows' batch, keyed by leaf name.
     ``violations`` marks rows that failed a check: they are kept apart and never trained on.
+    ``errors`` holds what went wrong inside the check without stopping it (a signal leaf that
+    raised): the log path records each as a monitor error.
     """
 
     edge_mask: np.ndarray | None = None
@@ -60,12 +62,14 @@ class MonitorResult:
     quarantine: list[pa.Table] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
     def extend(self, other: MonitorResult) -> None:
         """Append ``other``'s quarantine rows, metrics and alerts to this result."""
         self.quarantine.extend(other.quarantine)
         self.metrics.extend(other.metrics)
         self.alerts.extend(other.alerts)
+        self.errors.extend(other.errors)
 
 
 class BaseMonitor:

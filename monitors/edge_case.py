@@ -21,7 +21,8 @@ from rapidfuzz import fuzz, process
 from curate.config_base import CheckBase
 from curate.enums import MonitorKind
 from curate.signals import Signal
-from curate.tables import Metric, metric_row
+from curate.signals.isolated import Isolated, evaluate_isolated
+from curate.tables import Metric, metric_row, quarantine_table
 from monitors import integrity_checks
 from monitors.base import BaseMonitor, MonitorResult, register
 
@@ -131,7 +132,8 @@ class EdgeCaseMonitor(BaseMonitor):
         yield {"signal_formulae": Signal.contains("nike"), "dedupe": "exact"}
 
     def process(self, batch: Any) -> MonitorResult:
-        mask, leaves = self.formula.evaluate_formula(batch)
+        outcome = evaluate_isolated(self.formula, batch)
+        mask = outcome.mask
         skipped = 0
         if self._deduper is not None and mask.any():
             idx = np.flatnonzero(mask)
@@ -139,25 +141,42 @@ class EdgeCaseMonitor(BaseMonitor):
             dup = self._deduper.duplicates(column)
             mask[idx[dup]] = False
             skipped = int(dup.sum())
-        metrics = [
-            metric_row(
-                monitor=self.kind,
-                check=self.name,
-                column="",
-                metric=Metric.EDGE_CASES,
-                value=int(mask.sum()),
-                n=len(batch),
-            )
-        ]
+        result = MonitorResult(edge_mask=mask, reason=self.reason, leaves=outcome.leaves)
+        result.metrics.append(self._metric(Metric.EDGE_CASES, int(mask.sum()), len(batch)))
         if self._deduper is not None:
-            metrics.append(
-                metric_row(
-                    monitor=self.kind,
-                    check=self.name,
-                    column=self.config.dedupe_column,
-                    metric=Metric.DUPLICATES_SKIPPED,
-                    value=skipped,
-                    n=len(batch),
+            result.metrics.append(
+                self._metric(Metric.DUPLICATES_SKIPPED, skipped, len(batch),
+                             self.config.dedupe_column)
+            )  # fmt: skip
+        if outcome.errors:
+            self._isolate_failures(batch, outcome, result)
+        return result
+
+    def _metric(self, metric: str, value: int, n: int, column: str = "") -> dict[str, Any]:
+        return metric_row(
+            monitor=self.kind, check=self.name, column=column, metric=metric, value=value, n=n
+        )
+
+    def _isolate_failures(self, batch: Any, outcome: Isolated, result: MonitorResult) -> None:
+        """Rows the failed leaves could have changed go to quarantine; the rest are decided."""
+        if self.context.strict:
+            raise next(iter(outcome.errors.values()))
+        failed = outcome.failed_leaves()
+        errors = "; ".join(f"{type(e).__name__}: {e}" for e in outcome.errors.values())
+        n_unknown = int(outcome.unknown.sum())
+        result.errors.append(
+            f"signal {failed} of check {self.name!r} failed on rows {batch.ids[0]}..{batch.ids[-1]}"
+            f": {errors}; {n_unknown} rows it decides are quarantined, "
+            f"{len(batch) - n_unknown} were decided without it"
+        )
+        # Rows selected in this batch were decided by the other leaves: the reason says so.
+        result.reason = f"{self.reason} (without {failed})"
+        if n_unknown:
+            idx = np.flatnonzero(outcome.unknown)
+            result.quarantine.append(
+                quarantine_table(
+                    batch.ids[idx], batch.ts[idx], monitor=self.kind, check=self.name,
+                    column="", values=[None] * len(idx),
+                    reasons=f"signal {failed} failed: {errors}", rows=batch.rows_json(idx),
                 )
-            )
-        return MonitorResult(edge_mask=mask, reason=self.reason, leaves=leaves, metrics=metrics)
+            )  # fmt: skip

@@ -172,6 +172,7 @@ class IntegrityMonitor(BaseMonitor):
         self._n = self._violations = 0
         self._first_ts: int | None = None
         self._last_ts = 0
+        self._seen = self._warned = False
 
     @property
     def name(self) -> str:
@@ -203,6 +204,9 @@ class IntegrityMonitor(BaseMonitor):
 
     def process(self, batch: Any) -> MonitorResult:
         mask, reason, col = self.violations(batch)
+        if col is None and not self._seen:
+            return self._never_seen(batch, str(reason))
+        self._seen = True
         # With quarantine off the check only counts: its rows stay eligible as edge cases, so
         # none is in neither table without a reason.
         result = MonitorResult(violations=mask if self.config.quarantine else None)
@@ -213,6 +217,30 @@ class IntegrityMonitor(BaseMonitor):
                 self._accumulate(batch.ts[piece.start : piece.stop], mask[piece.start : piece.stop])
             if piece.closes:
                 result.extend(self._close_window())
+        return result
+
+    def _never_seen(self, batch: Any, reason: str) -> MonitorResult:
+        """The column has not appeared in any call yet: a configuration problem, not nulls.
+
+        Its rows are counted as unchecked and one alert says so (once per check); once the
+        column has appeared, a call without it is missing it in every row.
+        """
+        result = MonitorResult()
+        result.metrics.append(
+            metric_row(monitor=self.kind, check=self.check, column=self.column,
+                       metric=Metric.COLUMN_MISSING, value=len(batch), n=len(batch))
+        )  # fmt: skip
+        if not self._warned:
+            self._warned = True
+            message = (
+                f"{self.name}: {reason}; the check has not run on any row yet (is the column "
+                "name right?)"
+            )
+            result.alerts.append(
+                alert_row(monitor=self.kind, check=self.check, column=self.column,
+                          metric=Metric.COLUMN_MISSING, value=len(batch), threshold=None,
+                          message=message)
+            )  # fmt: skip
         return result
 
     def _accumulate(self, ts: np.ndarray, mask: np.ndarray) -> None:

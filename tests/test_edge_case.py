@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 
 from curate import Signal
+from curate.store_reader import StoreReader
+from curate.tables import SIGNAL_PREFIX, display_name
 from monitors.edge_case import Deduper
 
 REVIEWS = [
@@ -60,8 +64,31 @@ def test_several_edge_case_checks_list_every_reason_and_numeric_leaves(make_fram
         ["contains(text, 'nike')", "confidence(outputs) < 0.6"],
         ["confidence(outputs) < 0.6"],
     ]
-    assert table["signal.confidence(outputs)"] == [0.9, 0.5, 0.55]
-    assert table["signal.contains(text, 'nike')"] == [True, True, False]
+    assert table["signal.confidence_outputs"] == [0.9, 0.5, 0.55]
+    assert table["signal.contains_text_nike"] == [True, True, False]
+
+
+def test_signal_columns_are_slugs_that_keep_the_leaf_text_as_display_name(make_framework):
+    mixed = Signal("mixed sentiment words", lambda inputs, outputs, gts=None, extra_args=None:
+                   ["but" in t for t in inputs["text"]])  # fmt: skip
+    twin = Signal("Mixed-sentiment words", lambda inputs, outputs, gts=None, extra_args=None:
+                  [True] * len(inputs["text"]))  # fmt: skip
+    fw = make_framework([edge(mixed & twin)])
+    fw.log(inputs={"text": ["good but pricey", "great"]})
+    fw.flush()
+    schema = StoreReader(fw.store.root).schema("retraining")
+    signals = [f for f in schema if f.name.startswith(SIGNAL_PREFIX)]
+    names = sorted(f.name for f in signals)
+    assert len(names) == 2 and all(n.startswith("signal.mixed_sentiment_words_") for n in names)
+    assert all(re.fullmatch(r"signal\.[0-9a-z_]+", n) for n in names), names
+    assert sorted(display_name(f) for f in signals) == ["'Mixed-sentiment words'",
+                                                         "'mixed sentiment words'"]  # fmt: skip
+    # The names are stable: a second batch writes into the same two columns.
+    fw.log(inputs={"text": ["nice but loud"]})
+    fw.flush()
+    assert (
+        sorted(n for n in fw.store.schema("retraining").names if n.startswith("signal.")) == names
+    )
 
 
 def test_rows_that_fail_an_integrity_check_are_never_trained_on(make_framework):

@@ -190,12 +190,33 @@ def test_a_failing_signal_is_contained(make_framework, caplog, formula, message)
         strict.log(inputs={"text": ["a", "b", "c"]}, outputs=["x", "y", "z"])
 
 
-def test_a_missing_integrity_column_is_a_violation_not_a_crash(make_framework):
+def test_a_column_never_logged_is_reported_missing_once_not_as_nulls(make_framework, caplog):
     fw = make_framework([non_null("price")])
-    fw.log(inputs={"text": ["a", "b"]})
+    for _ in range(3):
+        fw.log(inputs={"text": ["a", "b"]})
+        fw.flush()
+    assert fw.stats()["quarantined"] == 0, "rows of a misnamed column are not 100% nulls"
+    alerts = fw.store.read("alerts").to_pylist()
+    assert len(alerts) == 1 and alerts[0]["metric"] == "column_missing"
+    assert "inputs has no column 'price'" in alerts[0]["message"]
+    assert "logged columns: text" in alerts[0]["message"]
+    assert sum("has no column 'price'" in r.getMessage() for r in caplog.records) == 1
+    metrics = fw.store.read("metrics").to_pandas()
+    assert metrics.loc[metrics.metric == "column_missing", "value"].sum() == 6
+    assert (
+        not (metrics.metric == "violation_ratio").any()
+        or (metrics.loc[metrics.metric == "violation_ratio", "n"] == 0).all()
+    )
+
+
+def test_a_column_missing_from_a_call_after_it_was_seen_is_null_in_every_row(make_framework):
+    fw = make_framework([non_null("price")])
+    fw.log(inputs={"text": ["a"], "price": [1.0]})
+    fw.flush()
+    ids = fw.log(inputs={"text": ["a", "b"]})
     fw.flush()
     q = fw.store.read("quarantine").to_pylist()
-    assert [r["id"] for r in q] == [0, 1]
+    assert [r["id"] for r in q] == list(ids)
     assert q[0]["reason"].startswith("column missing: inputs has no column 'price'")
 
 

@@ -162,10 +162,13 @@ def test_mixed_types_are_dtype_violations_with_the_original_value(tmp_path):
     assert {r["reason"] for r in q} == {"value is not of type int"}
 
 
-def test_a_missing_column_violates_every_row(tmp_path):
+def test_a_missing_column_violates_every_row_once_the_column_was_seen(tmp_path):
     mon = monitor(tmp_path, integrity_type="non_null")
+    never = mon.process(batch(["x", "y"], name="other"))
+    assert never.violations is None and [a["metric"] for a in never.alerts] == ["column_missing"]
+    assert mon.process(batch(["x"])).violations.tolist() == [False]
     result = mon.process(batch(["x", "y"], name="other"))
-    assert result.violations.all()
+    assert result.violations.all() and not result.alerts
     reasons = result.quarantine[0].column("reason").to_pylist()
     assert reasons[0].startswith("column missing: ") and "logged columns: other" in reasons[0]
 

@@ -80,3 +80,53 @@ def test_integrity_without_quarantine_only_counts(tmp_path):
         (metrics["monitor"] == "data_integrity") & (metrics["metric"] == "violations")
     ]
     assert violations["value"].sum() == 2
+
+
+# -- leaf-level isolation ------------------------------------------------------------------
+
+
+def _boom(inputs, outputs, gts=None, extra_args=None):
+    raise TimeoutError("model endpoint timed out")
+
+
+def test_or_with_a_failed_leaf_is_decided_by_the_other_side(tmp_path):
+    cfg = {
+        "checks": [
+            {
+                "type": "edge_case",
+                "signal_formulae": Signal("boom", _boom) | Signal.contains("nike"),
+            }
+        ],
+        "retraining_folder": tmp_path / "s",
+        "strict": False,
+    }
+    texts = [f"nike {i}" if i % 2 else f"adidas {i}" for i in range(200)]
+    with Framework(cfg) as fw:
+        fw.log(inputs={"text": texts})
+        stats = fw.stats()
+    reader = StoreReader(tmp_path / "s")
+    kept = reader.read("retraining", ["text", "reasons"]).to_pydict()
+    assert stats["edge_cases"] == 100 and all("nike" in t for t in kept["text"])
+    assert {r for rs in kept["reasons"] for r in rs} == {
+        "boom | contains(text, 'nike') (without boom)"
+    }
+    quarantine = reader.read("quarantine").to_pandas()
+    assert len(quarantine) == 100 and quarantine["row"].str.contains("adidas").all()
+    assert quarantine["reason"].str.contains("boom failed.*timed out").all()
+    metrics = reader.read("metrics").to_pandas()
+    errors = metrics[metrics["metric"] == "monitor_errors"]
+    assert errors["value"].sum() == 1 and set(errors["monitor"]) == {"edge_case"}
+    assert "signal boom of check" in stats["last_error"]
+    assert "failed on rows 0..199" in stats["last_error"]
+
+
+def test_and_with_a_failed_leaf_is_false_where_the_other_side_is_false(tmp_path):
+    formula = Signal("boom", _boom) & Signal.contains("nike")
+    cfg = {"checks": [{"type": "edge_case", "signal_formulae": formula}],
+           "retraining_folder": tmp_path / "s", "strict": False}  # fmt: skip
+    with Framework(cfg) as fw:
+        fw.log(inputs={"text": ["nike a", "adidas b", "puma c"]})
+        stats = fw.stats()
+    quarantine = StoreReader(tmp_path / "s").read("quarantine").to_pandas()
+    assert stats["edge_cases"] == 0
+    assert len(quarantine) == 1 and "nike a" in quarantine["row"][0], "only the undecidable row"
