@@ -62,7 +62,8 @@ def _metric_rows(seq: int, rows: int, edges: int, drift: bool, rng) -> dict[str,
 
     def add(monitor, check, column, metric, value, n, threshold=None, flagged=False):
         for k, v in zip(METRICS_SCHEMA.names, (ts, ts - 1_000_000, ts, WRITER, monitor, check,
-                        column, metric, float(value), threshold, flagged, n), strict=True):  # fmt: skip
+                        column, metric, float(value), threshold, flagged, n, None),
+                        strict=True):  # fmt: skip
             out[k].append(v)
 
     add("framework", "log", "", "rows_logged", rows, rows)

@@ -87,13 +87,18 @@ class Framework:
         _LIVE.add(self)
 
     def _record_settings(self) -> None:
-        # Readers (the dashboard) show progress toward retrain_after and name the checks.
+        # Readers (the dashboard) show progress toward retrain_after and name the checks; an
+        # edge-case check's "reason" is the text its rows carry in `reasons`.
+        checks = [
+            {"type": m.kind, "name": m.name, "reason": getattr(m, "reason", None)}
+            for m in self.monitors
+        ]
         try:
             self.store.write_json(
                 "framework.json",
                 {
                     "retrain_after": self.config.retrain_after,
-                    "checks": [{"type": m.kind, "name": m.name} for m in self.monitors],
+                    "checks": checks,
                     "writer": self.store.writer_id,
                 },
             )

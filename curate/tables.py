@@ -47,6 +47,9 @@ METRICS_SCHEMA = pa.schema(
         ("threshold", pa.float64()),
         ("flagged", pa.bool_()),
         ("n", pa.int64()),
+        # JSON: what a drift window's statistics were computed from (docs/store.md); null on
+        # every other row, and in segments written before the column existed.
+        ("summary", pa.string()),
     ]
 )
 

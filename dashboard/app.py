@@ -14,7 +14,7 @@ from dashboard import ui
 
 PAGES = Path(__file__).parent / "app_pages"
 
-# (file, title, icon, url path); the first page is the default.
+# (file, title, icon, url path); "/" opens the first.
 PAGE_SPECS = (
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("edge_cases.py", "Edge cases", ":material/table_rows:", "edge_cases"),
@@ -29,10 +29,18 @@ def main() -> None:
     st.set_page_config(page_title="curate", page_icon=":material/insights:", layout="wide")
     root = ui.init_store()
     pages = [
-        st.Page(PAGES / name, title=title, icon=icon, url_path=url, default=(i == 0))
-        for i, (name, title, icon, url) in enumerate(PAGE_SPECS)
+        st.Page(PAGES / name, title=title, icon=icon, url_path=url)
+        for name, title, icon, url in PAGE_SPECS
     ]
-    page = st.navigation(pages)
+
+    def home() -> None:
+        st.switch_page(pages[0])
+
+    # Streamlit serves the default page at "/" only, never at its url_path: a hidden default
+    # that opens the overview gives every page, /overview included, its own working address.
+    start = st.Page(home, title=PAGE_SPECS[0][1], url_path="home", default=True,
+                    visibility="hidden")  # fmt: skip
+    page = st.navigation([start, *pages])
     with st.sidebar:
         st.caption(f"Store: `{root}`")
         if st.button("Refresh", icon=":material/refresh:", help="re-read the store now"):

@@ -27,11 +27,18 @@ from curate.runs import Run
 from curate.store_reader import StoreReader
 from curate.tables import FRAMEWORK, SIGNAL_PREFIX, Metric
 from dashboard.cache import memo, read_table, table_schema
+from dashboard.labels import check_names as check_names
+from dashboard.labels import signal_labels as signal_labels
 from dashboard.profiles import load_profile as load_profile  # the drift page's queries
 from dashboard.profiles import profile_files as profile_files
+from dashboard.profiles import safe_profile as safe_profile
 from dashboard.runs import list_runs, pending_edge_cases, retrain_after
+from dashboard.windows import drift_windows as drift_windows
+from dashboard.windows import window_summary as window_summary
+from dashboard.windows import window_verdicts as window_verdicts
 
 DRIFT = MonitorKind.DATA_DRIFT.value
+CONCEPT = MonitorKind.CONCEPT_DRIFT.value
 INTEGRITY = MonitorKind.DATA_INTEGRITY.value
 RESERVED = ("id", "ts", "reasons")
 
@@ -159,6 +166,20 @@ def drifted_columns(root: Path) -> list[str]:
     return sorted(latest.loc[latest["flagged"].fillna(False).astype(bool), "column"].unique())
 
 
+@memo(["metrics"])
+def concept_series(root: Path) -> pd.DataFrame:
+    """Concept-drift results per check (``concept_drift``, ``ddm``, ``adwin``), statistic and
+    window: accuracy or mean error, each detector's estimate (``flagged`` when it signalled a
+    drift in that window), ADWIN's width; not the ``pending`` counts.
+
+    >>> import tempfile
+    >>> concept_series(Path(tempfile.mkdtemp())).empty
+    True
+    """
+    df = _monitor_rows(root, CONCEPT)
+    return df[df["metric"] != "pending"].reset_index(drop=True)
+
+
 # -- alerts and quarantine ---------------------------------------------------------------------
 
 
@@ -176,14 +197,14 @@ def alerts(root: Path) -> pd.DataFrame:
 
 @memo(["alerts"])
 def drift_alerts(root: Path) -> pd.DataFrame:
-    """The alerts of drift checks, newest first.
+    """The alerts of data- and concept-drift checks, newest first.
 
     >>> import tempfile
     >>> drift_alerts(Path(tempfile.mkdtemp())).empty
     True
     """
     df = alerts(root)
-    return df[df["monitor"] == DRIFT]
+    return df[df["monitor"].isin([DRIFT, CONCEPT])]
 
 
 @memo(["quarantine"])

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,16 +93,40 @@ def pick_freq(start: pd.Timestamp, end: pd.Timestamp) -> str:
     return FREQS[-1]
 
 
-def counts_over_time(df: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Edge cases per time bin and reason: ``(frame[bin, reason, count], freq)``."""
+def reason_label(reason: str, names: Mapping[str, str]) -> str:
+    """The check's name for a stored reason (its formula), else the reason itself.
+
+    A reason that extends a known one, such as ``nike | boom (without 'boom')`` for a batch in
+    which a leaf failed, keeps what it adds.
+
+    >>> names = {"nike | boom": "Nike mentions"}
+    >>> reason_label("nike | boom", names), reason_label("nike | boom (without 'boom')", names)
+    ('Nike mentions', "Nike mentions (without 'boom')")
+    >>> reason_label("other", names)
+    'other'
+    """
+    if reason in names:
+        return names[reason]
+    for formula, name in names.items():
+        if reason.startswith(formula + " ("):
+            return name + reason[len(formula) :]
+    return reason
+
+
+def counts_over_time(
+    df: pd.DataFrame, names: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Edge cases per time bin and check: ``(frame[bin, check, count], freq)``; ``check`` is
+    the check's name where ``names`` (``{reason: name}``) has it, else the reason."""
     if df.empty or "ts" not in df:
-        return pd.DataFrame(columns=["bin", "reason", "count"]), FREQS[0]
+        return pd.DataFrame(columns=["bin", "check", "count"]), FREQS[0]
     freq = pick_freq(df["ts"].min(), df["ts"].max())
     reasons = df["reasons"] if "reasons" in df else pd.Series([["(none)"]] * len(df))
     long = pd.DataFrame({"bin": df["ts"].dt.floor(freq), "reason": reasons.to_numpy()})
     long = long.explode("reason")
-    long["reason"] = long["reason"].fillna("(none)").astype(str)
-    counts = long.groupby(["bin", "reason"], sort=True).size().rename("count").reset_index()
+    reason = long["reason"].fillna("(none)").astype(str)
+    long["check"] = reason.map(lambda r: reason_label(r, names or {}))
+    counts = long.groupby(["bin", "check"], sort=True).size().rename("count").reset_index()
     return counts, freq
 
 

@@ -54,3 +54,19 @@ def load_profile(path: Path) -> dict[str, Any]:
         columns = dict(Profile.load(path).columns)
         _PROFILES.put(key, columns)
     return columns
+
+
+def safe_profile(path: Path) -> dict[str, Any]:
+    """:func:`load_profile`, or ``{}`` for a file that cannot be read as a profile (the page
+    shows the other profiles rather than failing).
+
+    >>> import tempfile
+    >>> bad = Path(tempfile.mkdtemp()) / "x.profile"
+    >>> _ = bad.write_bytes(b"not parquet")
+    >>> safe_profile(bad)
+    {}
+    """
+    try:
+        return load_profile(path)
+    except (ImportError, ValueError, OSError, KeyError):
+        return {}

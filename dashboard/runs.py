@@ -11,6 +11,7 @@ Runs are :class:`curate.runs.Run` objects read through :class:`curate.store_read
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -107,6 +108,33 @@ def run_parquet(run: Run, name: str) -> pd.DataFrame:
             return pd.DataFrame()
         _RUN_FILES.put(key, frame)
     return frame
+
+
+def run_probes(run: Run) -> list[str]:
+    """The probe sentences of a run: those it stored predictions for (``probes.parquet``), else
+    those of its training arguments (``training_args.json``, then the run record's config).
+
+    >>> import tempfile
+    >>> from types import SimpleNamespace
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "training_args.json").write_text('{"probes": ["A [MASK] day."]}')
+    >>> run_probes(SimpleNamespace(path=folder, record={}))
+    ['A [MASK] day.']
+    """
+    probes = run_parquet(run, "probes.parquet")
+    if "probe" in probes:
+        found = list(dict.fromkeys(probes["probe"].dropna().astype(str)))
+        if found:
+            return found
+    try:
+        args = json.loads((run.path / "training_args.json").read_text())
+    except (OSError, ValueError):
+        args = {}
+    for source in (args, run.record.get("config")):
+        value = source.get("probes") if isinstance(source, dict) else None
+        if isinstance(value, list) and value:
+            return [str(p) for p in value if isinstance(p, str)]
+    return []
 
 
 def pending_edge_cases(root: Path, latest: Run | None) -> int:

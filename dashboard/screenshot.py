@@ -161,6 +161,33 @@ def _script_running(driver: Any) -> bool:
     return any("Running" in w.text for w in widgets)
 
 
+def select_option(driver: Any, label: str, contains: str, timeout: float = 45.0) -> str:
+    """Open the selectbox labelled ``label``, choose the first option whose text has
+    ``contains``, wait for the page to settle; return the option's text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    boxes = [
+        b
+        for b in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"]')
+        if b.text.startswith(label)
+    ]
+    if not boxes:
+        raise LookupError(f"no selectbox labelled {label!r} on the page")
+    boxes[0].find_element(By.CSS_SELECTOR, 'input[role="combobox"]').click()
+    options = WebDriverWait(driver, timeout).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, '[role="listbox"] [role="option"]'),
+        f"the options of {label!r} did not open",
+    )
+    chosen = next((o for o in options if contains in o.text), None)
+    if chosen is None:
+        raise LookupError(f"no option of {label!r} contains {contains!r}")
+    text = chosen.text
+    chosen.click()
+    _wait_settled(driver, timeout)
+    return text
+
+
 def save_full_page(driver: Any, path: Path, width: int = 1400) -> Path:
     """Resize the window to the content's height and save a PNG of it."""
     height = driver.execute_script(
@@ -190,9 +217,7 @@ def take_screenshots(
     ):
         for page in pages:
             driver.set_window_size(width, 1000)
-            # The default page lives at "/": Streamlit ignores a default page's url_path.
-            path = "" if page == next(iter(PAGES)) else page
-            open_page(driver, f"{url}/{path}", PAGES[page])
+            open_page(driver, f"{url}/{page}", PAGES[page])
             saved.append(save_full_page(driver, out_dir / f"{page}.png", width))
     return saved
 

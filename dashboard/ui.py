@@ -1,4 +1,7 @@
-"""Streamlit helpers shared by the pages: which store, empty states, number formatting.
+"""Streamlit helpers shared by the pages: which store, empty states, tables, number formatting.
+
+Times are shown in UTC, 24-hour, everywhere: tables through :func:`table`, labels through
+:func:`fmt_time`, charts through :mod:`dashboard.charts`, as the time slider shows them.
 
 The store reaches the app as ``--store PATH`` after ``--`` on the ``streamlit run`` command
 line (what ``curate dashboard`` passes), else from ``CURATE_STORE``, else ``curate_data``.
@@ -7,6 +10,8 @@ line (what ``curate dashboard`` passes), else from ``CURATE_STORE``, else ``cura
 '/tmp/x'
 >>> fmt_pct(0.0512)
 '5.12%'
+>>> fmt_time(pd.Timestamp("2026-01-05 18:42:07", tz="UTC"))
+'2026-01-05 18:42:07'
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import streamlit as st
 
 STORE_KEY = "curate_store"
+#: Table cells of a time column (moment.js format), in UTC.
+TABLE_TIME = "YYYY-MM-DD HH:mm:ss [UTC]"
 QUICK_START = "see the README's Quick start"
 
 
@@ -70,6 +79,38 @@ def no_store(root: Path) -> None:
 def empty(message: str) -> None:
     """An empty-state note that explains how to get data onto the page."""
     st.info(message, icon=":material/info:")
+
+
+def time_columns(df: pd.DataFrame) -> dict[str, Any]:
+    """Column settings that show every time column of ``df`` in UTC, 24-hour.
+
+    >>> sorted(time_columns(pd.DataFrame({"ts": pd.to_datetime([0], utc=True), "x": [1]})))
+    ['ts']
+    """
+    return {
+        name: st.column_config.DatetimeColumn(format=TABLE_TIME, timezone="UTC")
+        for name, dtype in df.dtypes.items()
+        if pd.api.types.is_datetime64_any_dtype(dtype)
+    }
+
+
+def table(df: pd.DataFrame, column_config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
+    """``st.dataframe`` without the index, full width, times in UTC (:func:`time_columns`)."""
+    config = {**time_columns(df), **(column_config or {})}
+    return st.dataframe(df, hide_index=True, width="stretch", column_config=config, **kwargs)
+
+
+def fmt_time(value: Any, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """A time as text in UTC, 24-hour (``–`` for missing).
+
+    >>> fmt_time(pd.Timestamp("2026-01-05 19:42", tz="Europe/Paris"), "%H:%M"), fmt_time(None)
+    ('18:42', '–')
+    """
+    if value is None or pd.isna(value):
+        return "–"
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.strftime(fmt)
 
 
 def fmt_int(value: int | float | None) -> str:

@@ -29,6 +29,14 @@ standard deviations. The stored ``threshold`` is the one applied. Details per me
 :mod:`monitors.stats.auto` (which method, how each default is calibrated),
 :mod:`monitors.stats.calibrate` (the null distributions), :mod:`monitors.stats.text_window`.
 
+Each closed window also keeps the small summary its statistics were computed from (the compared
+bins, :mod:`monitors.stats.window_summary`), as JSON in the ``summary`` column of its first
+metrics row: the dashboard draws reference vs that window, so what is drawn is what was tested.
+
+A reference that cannot be used (a missing or unreadable file, no such column, no values, a
+profile of another kind) raises :class:`~curate.errors.ConfigError` naming the check's column
+and the reference.
+
 Alerts say what moved: the threshold and how it was set, and for word and category statistics
 the values contributing most, with reference and window shares, e.g. ``js = 0.2483 is above 0.1
 (minimum effect; same-size reference samples score below 0.045) over 11,836 values (...); most
@@ -38,6 +46,7 @@ changed: 'uk' 0.0% → 2.0%, 'a' 3.6% → 0.9%, 'the' 5.1% → 1.9%, 'covid' 0.0
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -47,11 +56,13 @@ from pydantic import field_validator, model_validator
 
 from curate.config_base import CheckBase, MeasurableArgs
 from curate.enums import MonitorKind
+from curate.errors import ConfigError
 from curate.tables import alert_row, metric_row
 from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.profile import as_profile
 from monitors.stats.accumulators import make_window
 from monitors.stats.auto import DEFAULT_THRESHOLDS, KINDS, METHODS, resolve_methods
+from monitors.stats.window_summary import encode
 from monitors.windows import Windower, parse_window
 
 log = logging.getLogger("curate.monitors.drift")
@@ -137,7 +148,7 @@ class DataDriftMonitor(BaseMonitor):
                    "window": 40, "min_rows": 10}  # fmt: skip
 
     def _save_reference(self, profile: Any) -> None:
-        # Readers (the dashboard's reference-vs-current charts) find it as profiles/<column>.
+        # Readers (the dashboard, before any window is tested) find it as profiles/<column>.
         safe = re.sub(r"[^\w.-]+", "_", self.column)
         try:
             path = self.context.store.path("profiles", f"{safe}.profile")
@@ -151,18 +162,12 @@ class DataDriftMonitor(BaseMonitor):
         super().__init__(config, context)
         self.measurable = config.measurable_args
         self.column = self.measurable.label
-        kinds = None if config.kind == "auto" else {self.column: config.kind}
-        profile = as_profile(config.reference_dataset, [self.column], kinds)
-        self.profile = profile[self.column]
-        if config.kind != "auto" and self.profile.kind != config.kind:
-            raise ValueError(
-                f"kind={config.kind!r} but the reference profile of {self.column!r} is "
-                f"{self.profile.kind}; rebuild the profile with that kind"
-            )
-        if self.profile.n == 0:
-            raise ValueError(f"reference_dataset: column {self.column!r} has no non-null values")
+        profile = self._load_reference(config)
         self._save_reference(profile)
-        self.methods = resolve_methods(config.method, self.profile.kind, self.profile.n)
+        try:
+            self.methods = resolve_methods(config.method, self.profile.kind, self.profile.n)
+        except ValueError as exc:
+            raise ConfigError(f"data_drift check on {self.column!r}: {exc}") from None
         self.thresholds = self._thresholds(config.threshold)
         self.state = make_window(
             self.profile,
@@ -178,6 +183,32 @@ class DataDriftMonitor(BaseMonitor):
         self.windower = Windower(config.window)
         self._first: int | None = None
         self._last: int | None = None
+
+    def _load_reference(self, config: DataDriftConfig) -> Any:
+        """The reference profile; :class:`ConfigError` saying what is wrong with it, and where."""
+        ref = config.reference_dataset
+        where = repr(str(ref)) if isinstance(ref, str | os.PathLike) else type(ref).__name__
+        kinds = None if config.kind == "auto" else {self.column: config.kind}
+        try:
+            profile = as_profile(ref, [self.column], kinds)
+            self.profile = profile[self.column]
+        except (ValueError, TypeError, KeyError, OSError, NotImplementedError) as exc:
+            reason = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+            raise ConfigError(
+                f"data_drift check on {self.column!r}: cannot use reference_dataset {where}: "
+                + re.sub(r"^reference_dataset:? ", "", reason)
+            ) from None
+        problem = None
+        if config.kind != "auto" and self.profile.kind != config.kind:
+            problem = (f"kind={config.kind!r} but its profile of {self.column!r} is "
+                       f"{self.profile.kind}; rebuild the profile with that kind")  # fmt: skip
+        elif self.profile.n == 0:
+            problem = f"column {self.column!r} has no non-null values"
+        if problem:
+            raise ConfigError(
+                f"data_drift check on {self.column!r}: reference_dataset {where}: {problem}"
+            )
+        return profile
 
     def _thresholds(self, given: float | dict[str, float] | None) -> dict[str, float]:
         out = {m: DEFAULT_THRESHOLDS[m] for m in self.methods}
@@ -232,6 +263,11 @@ class DataDriftMonitor(BaseMonitor):
                 )
                 if row["flagged"]:
                     result.alerts.append(self._alert(row, start, end))
+            summary = self.state.summary()
+            if result.metrics and summary is not None:
+                # Once per window, on its first row: readers take the rows written with it as
+                # that window's statistics (bounds alone may repeat, docs/store.md).
+                result.metrics[0]["summary"] = encode(summary)
         elif self.state.rows:
             log.debug(
                 "%s: window of %d values below min_rows, not reported", self.column, self.state.n

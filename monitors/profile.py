@@ -194,10 +194,7 @@ def _chunks(data: Any, columns: Sequence[str] | None) -> Iterator[pa.Table]:
     if cols is not None:
         missing = [c for c in cols if c not in table.column_names]
         if missing:
-            raise ValueError(
-                f"reference_dataset has no column {missing[0]!r}; it has: "
-                + ", ".join(table.column_names)
-            )
+            raise ValueError(f"no column {missing[0]!r}; it has: " + ", ".join(table.column_names))
         table = table.select(cols)
     yield table
 
@@ -219,9 +216,7 @@ def _file_chunks(path: Path, cols: list[str] | None) -> Iterator[pa.Table]:
     names = pf.schema_arrow.names
     missing = [c for c in cols or [] if c not in names]
     if missing:
-        raise ValueError(
-            f"reference_dataset has no column {missing[0]!r}; it has: {', '.join(names)}"
-        )
+        raise ValueError(f"{str(path)!r} has no column {missing[0]!r}; it has: {', '.join(names)}")
     for batch in pf.iter_batches(batch_size=1_000_000, columns=cols):
         yield pa.Table.from_batches([batch])
 

@@ -155,3 +155,46 @@ def add_profile(root: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         build_profile(table).save(path)
     return path
+
+
+REAL_REF_ROWS = 3000
+REAL_WINDOW = 1000
+
+
+def real_drift_store(root: Path, column: str, alarm: bool, quiet_windows: int = 2) -> Path:
+    """A store whose one DATA_DRIFT check watches real text (``column="text"``) or the
+    review verdicts (``column="verdict"``: fresh / rotten / plot), logged through a Framework.
+
+    Reference: 3,000 Rotten Tomatoes snippets of a shuffled corpus. Then ``quiet_windows``
+    windows of 1,000 other snippets of the same shuffle (no drift) and, with ``alarm``, two
+    windows of a changed source: Guardian headlines for the text, a week of mostly rotten
+    reviews (20% fresh, 70% rotten, 10% plot summaries) for the verdicts. Data:
+    :mod:`real_corpora`.
+    """
+    import real_corpora as rc
+
+    df = rc.reviews().iloc[np.random.default_rng(0).permutation(len(rc.reviews()))]
+    df = df.rename(columns={"category": "verdict"}).reset_index(drop=True)
+    ref, rest = df.iloc[:REAL_REF_ROWS], df.iloc[REAL_REF_ROWS:]
+    quiet = rest.iloc[: quiet_windows * REAL_WINDOW]
+    batches = [quiet[column].to_numpy(object)]
+    if alarm and column == "text":
+        batches.append(rc.shuffled(rc.headlines(), 1)[: 2 * REAL_WINDOW])
+    elif alarm:
+        rng = np.random.default_rng(1)
+        pools = {v: rest.loc[rest["verdict"] == v, "verdict"].to_numpy(object) for v in
+                 ("fresh", "rotten", "plot")}  # fmt: skip
+        mix = rng.choice(list(pools), 2 * REAL_WINDOW, p=[0.2, 0.7, 0.1])
+        batches.append(np.array([pools[v][i % len(pools[v])] for i, v in enumerate(mix)], object))
+    check = {
+        "type": "data_drift",
+        "measurable_args": {"type": "input_feature", "feature_name": column},
+        "reference_dataset": pa.table({column: ref[column].to_numpy(object)}),
+        "window": REAL_WINDOW,
+    }
+    with Framework({"checks": [check], "retraining_folder": str(root)}) as fw:
+        for values in batches:
+            for start in range(0, len(values), 250):  # several calls, as production logs
+                fw.log(inputs={column: list(values[start : start + 250])})
+            fw.flush()
+    return root

@@ -7,13 +7,14 @@ reference profile (see ``dashboard_fixtures``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pytest
-from dashboard_fixtures import add_drift, add_run, pipeline_store
+from dashboard_fixtures import PROBES, add_drift, add_run, pipeline_store
 from streamlit.testing.v1 import AppTest
 
 from curate.enums import MonitorKind
@@ -21,6 +22,7 @@ from curate.runs import RunRegistry
 from curate.store import Store
 from curate.tables import FRAMEWORK, Metric
 from dashboard import cache, cli, data, filters, runs, ui
+from dashboard.windows import WindowKey
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 PAGES = ("overview", "edge_cases", "integrity", "drift", "training")
@@ -185,18 +187,29 @@ def test_drift_page(full_store, monkeypatch):
     ]
     assert list(latest.loc[latest["flagged"], "column"]) == ["rating"]
     assert at.selectbox[0].value == "rating"  # the drifted column first
-    # the statistic over windows with its threshold, and the reference histogram
-    assert len(at.get("vega_lite_chart")) == 2
+    # rating's windows were written without their summary: said, not drawn from elsewhere
+    assert "written before drift windows kept" in texts(at)
+    assert len(at.get("vega_lite_chart")) == 1  # the statistic over windows
+    assert "Drift in this window: `wasserstein` = 0.135" in texts(at)  # the latest drifted
     alerts = data.alerts(root)
     assert len(at.dataframe[-1].value) == (alerts["monitor"] == MonitorKind.DATA_DRIFT).sum() == 4
     at.selectbox[0].set_value("text").run()
     assert not at.exception
-    assert at.selectbox[2].value == "edge cases (retraining set)"
-    oov = metric_values(at)["Out-of-vocabulary tokens (current)"]
-    assert oov.endswith("%")
-    # js and oov_rate over windows (10 windows of the real drift check), words per text, tokens
+    windows = data.drift_windows(root, "text")
+    assert len(windows) == 10 and not windows["flagged"].any()  # one log() call, 10 windows
+    assert at.selectbox[1].value == windows["window"].iloc[-1]  # none drifted: the latest
+    assert len(at.selectbox[1].options) == 10
+    assert "No drift in this window" in texts(at)
+    summary = data.window_summary(root, WindowKey("text", windows["window"].iloc[-1]))
+    unseen = metric_values(at)["Unseen words (window)"]
+    assert unseen == ui.fmt_pct(summary["oov"] / summary["tokens"])
+    # js and oov_rate over windows, the compared words, words per text
     assert len(at.get("vega_lite_chart")) == 4
     assert (data.drift_series(root)["column"] == "text").sum() == 20
+    at.selectbox[0].set_value("category").run()  # in the reference profile, never tested
+    assert not at.exception
+    assert "No tested window of `category` yet: the reference" in texts(at)
+    assert len(at.get("vega_lite_chart")) == 1  # the reference's shares alone
 
 
 def test_training_page(full_store, monkeypatch):
@@ -213,6 +226,18 @@ def test_training_page(full_store, monkeypatch):
     assert "comfortable" in set(table["after"]) and "expensive" in set(table["before"])
     assert len(table) == 6
     assert len(at.get("vega_lite_chart")) == 3  # loss, perplexity, probes
+    # the playground starts from the chosen run's own probes, not from a fixed example
+    assert at.text_input[0].value == PROBES[0]
+
+
+def test_playground_starts_empty_on_a_store_without_probes(tmp_path, monkeypatch):
+    root = tmp_path / "store"
+    Store(root)
+    at = app_on(root, "training", monkeypatch)
+    assert at.text_input[0].value == ""
+    at.form_submit_button[0].click().run()
+    assert not at.exception
+    assert "Type a sentence with `[MASK]`" in texts(at)
 
 
 def test_training_playground_predicts_with_a_run_model(tmp_path, monkeypatch):
@@ -232,6 +257,67 @@ def test_training_playground_predicts_with_a_run_model(tmp_path, monkeypatch):
     table = at.table[-1].value
     assert list(table.columns) == [label, f"{label} score"]
     assert len(table) == 5
+
+
+def temporal_fields(spec: object) -> list[dict]:
+    """Every field definition of a chart spec whose type is temporal."""
+    if isinstance(spec, dict):
+        found = [spec] if spec.get("type") == "temporal" and "field" in spec else []
+        return found + [f for v in spec.values() for f in temporal_fields(v)]
+    if isinstance(spec, list):
+        return [f for v in spec for f in temporal_fields(v)]
+    return []
+
+
+def test_times_are_utc_24_hour_in_every_chart_and_table(full_store, monkeypatch):
+    root, _, _ = full_store
+    axes = tooltips = tables = 0
+    for page in ("overview", "edge_cases", "integrity", "drift", "training"):
+        at = app_on(root, page, monkeypatch)
+        for chart in at.get("vega_lite_chart"):
+            for field in temporal_fields(json.loads(chart.proto.spec)):
+                if "formatType" in field:  # a tooltip: 2026-01-05 18:42:07, in UTC
+                    assert (field["formatType"], field["format"]) == ("utc", "%Y-%m-%d %H:%M:%S")
+                    tooltips += 1
+                else:  # an axis: a UTC scale, labels by utcFormat with 24-hour %H
+                    assert field["scale"] == {"type": "utc"}
+                    expr = field["axis"]["labelExpr"]
+                    assert "%H:%M" in expr and "%I" not in expr and "%p" not in expr
+                    assert "timeFormat(" not in expr.replace("utcFormat(", "")
+                    axes += 1
+        for frame in at.dataframe:
+            config = json.loads(frame.proto.columns)
+            for name, dtype in frame.value.dtypes.items():
+                if pd.api.types.is_datetime64_any_dtype(dtype):
+                    assert config[name]["type_config"] == {
+                        "type": "datetime", "format": "YYYY-MM-DD HH:mm:ss [UTC]",
+                        "timezone": "UTC"}  # fmt: skip
+                    tables += 1
+    # counts over time, violation ratios, drift over windows; alerts, rows, runs
+    assert axes >= 5 and tooltips >= 4 and tables >= 5, (axes, tooltips, tables)
+
+
+def test_edge_case_chart_names_checks_by_their_name(tmp_path, monkeypatch):
+    from curate import Framework, Signal
+
+    root = tmp_path / "store"
+    formula = Signal.contains("nike") & Signal.contains(["shoes", "socks"])
+    cfg = {"checks": [{"type": "edge_case", "signal_formulae": formula, "name": "Nike gear"},
+                      {"type": "edge_case", "signal_formulae": Signal.contains("adidas")}],
+           "retraining_folder": str(root)}  # fmt: skip
+    with Framework(cfg) as fw:
+        fw.log(inputs={"text": ["nike shoes", "adidas socks", "nike socks", "puma"] * 25})
+    at = app_on(root, "edge_cases", monkeypatch)
+    (chart,) = at.get("vega_lite_chart")
+    stream = chart.proto.datasets[0].data.data
+    counts = pa.ipc.open_stream(stream).read_all().to_pandas()
+    assert counts.groupby("check")["count"].sum().to_dict() == {
+        "Nike gear": 50,
+        str(Signal.contains("adidas")): 25,
+    }
+    assert "Nike gear" in at.multiselect[0].options
+    # leaf columns are slugs; the filter shows each leaf as written
+    assert "contains(text, 'nike')" in at.multiselect[1].options
 
 
 # -- the query layer ---------------------------------------------------------------------------

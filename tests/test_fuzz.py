@@ -110,7 +110,7 @@ def test_production_log_never_raises_and_store_stays_readable(tmp_path: Path) ->
     fw.close()
     _assert_store_readable(tmp_path / "s")
     store = Store(tmp_path / "s")
-    ids = store.read("retraining", columns=["id"]).column("id").to_pylist()
+    ids = store.read("retraining", ["id"]).to_pydict().get("id", [])
     if good[0] not in ids:
         # The first edge case fixes the retraining set's column types: when fuzzed input that
         # a formula rightly selected (an int "text" matching a digit) came first, a later

@@ -34,9 +34,9 @@ def render() -> None:
     chosen = _filters(root, df)
     shown = filters.filter_edge_cases(df, chosen)
     st.metric("Matching edge cases", f"{len(shown):,} of {len(df):,}")
-    counts, freq = filters.counts_over_time(shown)
+    counts, freq = filters.counts_over_time(shown, data.check_names(root))
     if not counts.empty:
-        st.subheader("Edge cases over time, per reason")
+        st.subheader("Edge cases over time, per check")
         st.altair_chart(charts.counts_chart(counts, freq), width="stretch")
     _table(shown)
     _export(shown)
@@ -44,12 +44,17 @@ def render() -> None:
 
 def _filters(root: Path, df: pd.DataFrame) -> filters.EdgeCaseFilter:
     left, right = st.columns(2)
-    reasons = left.multiselect("Reason (signal formula)", data.reason_labels(root))
-    leaf_names = data.signal_columns(root)
+    names = data.check_names(root)
+    reasons = left.multiselect(
+        "Check (signal formula)",
+        data.reason_labels(root),
+        format_func=lambda r: filters.reason_label(r, names),
+    )
+    labels = data.signal_labels(root)
     leaves = right.multiselect(
         "Leaf signals that must be true",
-        leaf_names,
-        format_func=lambda n: n.removeprefix(data.SIGNAL_PREFIX),
+        data.signal_columns(root),
+        format_func=lambda n: labels.get(n, n),
     )
     start, end = _time_range(df)
     q_col, c_col, s_col = st.columns([3, 1, 1])
@@ -90,7 +95,7 @@ def _time_range(df: pd.DataFrame) -> tuple[pd.Timestamp | None, pd.Timestamp | N
 
 def _table(shown: pd.DataFrame) -> None:
     st.subheader("Rows")
-    st.dataframe(filters.display_frame(shown, SHOW_ROWS), hide_index=True, width="stretch")
+    ui.table(filters.display_frame(shown, SHOW_ROWS))
     if len(shown) > SHOW_ROWS:
         st.caption(f"Showing the first {SHOW_ROWS:,} of {len(shown):,} rows; export for all.")
 

@@ -55,10 +55,8 @@ def _ratios(root: Path) -> None:
         )
         return
     table = summary.rename(columns={"rate": "overall ratio", "latest": "latest window"})
-    st.dataframe(
+    ui.table(
         table,
-        hide_index=True,
-        width="stretch",
         column_config={
             "overall ratio": st.column_config.NumberColumn(format="percent"),
             "latest window": st.column_config.NumberColumn(format="percent"),
@@ -79,11 +77,11 @@ def _quarantine(root: Path) -> None:
         )
         return
     by = q.groupby(["monitor", "check", "column", "reason"], dropna=False).size()
-    st.dataframe(by.rename("rows").reset_index(), hide_index=True, width="stretch")
+    ui.table(by.rename("rows").reset_index())
     checks = ["(all)", *sorted(q["check"].dropna().unique())]
     check = st.selectbox("Check", checks, key="q_check")
     shown = q if check == "(all)" else q[q["check"] == check]
-    st.dataframe(_clip(shown.head(SHOW_ROWS)), hide_index=True, width="stretch")
+    ui.table(_clip(shown.head(SHOW_ROWS)))
     st.caption(f"{len(shown):,} rows; the {min(len(shown), SHOW_ROWS):,} newest are shown.")
 
 

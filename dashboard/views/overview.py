@@ -118,5 +118,5 @@ def _alerts(root: Path) -> None:
         st.caption("No alerts: a check writes one when a window crosses its threshold.")
         return
     cols = ["ts", "monitor", "check", "column", "metric", "value", "threshold", "message"]
-    st.dataframe(alerts[cols].head(10), hide_index=True, width="stretch")
+    ui.table(alerts[cols].head(10))
     st.caption(f"{len(alerts):,} alerts in all; the 10 newest are shown.")

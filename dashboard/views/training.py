@@ -10,10 +10,11 @@ import streamlit as st
 
 from curate.runs import Run
 from dashboard import charts, data, ui
-from dashboard.runs import list_runs, run_parquet, runs_frame
+from dashboard.runs import list_runs, run_parquet, run_probes, runs_frame
 
 DEFAULT_BASE = "curate/offline-default"
 TRY_KEY = "try_predictions"
+MASKS = ("[MASK]", "{mask}")
 
 
 def render() -> None:
@@ -30,17 +31,18 @@ def render() -> None:
             "been collected and the config has `training_args`; or start one now with "
             "`curate train --store ...`. You can still try sentences on the base model below."
         )
-    else:
+    run = None
+    if runs:
         _runs_table(runs)
         run = _pick_run(runs)
         _run_details(run)
         _history(run)
         _probes(run)
-    _playground(root, runs)
+    _playground(root, runs, run)
 
 
 def _runs_table(runs: list[Run]) -> None:
-    st.dataframe(runs_frame(runs), hide_index=True, width="stretch")
+    ui.table(runs_frame(runs))
 
 
 def _pick_run(runs: list[Run]) -> Run:
@@ -168,15 +170,33 @@ def predict(spec: str, sentence: str, top_k: int) -> list[tuple[str, float]]:
     return predict_masks(model, tokenizer, [sentence], top_k=top_k)[0]
 
 
-def _playground(root: Path, runs: list[Run]) -> None:
+def first_probe(run: Run | None, runs: list[Run]) -> str:
+    """The sentence the playground starts from: the chosen run's first probe, else the newest
+    run's that has one, else nothing (a store's own probes, never a fixed example).
+
+    >>> first_probe(None, [])
+    ''
+    """
+    for candidate in [run, *reversed(runs)]:
+        probes = run_probes(candidate) if candidate is not None else []
+        if probes:
+            return probes[0]
+    return ""
+
+
+def _playground(root: Path, runs: list[Run], run: Run | None) -> None:
     st.subheader("Try a [MASK] sentence")
     options = model_options(root, runs)
     with st.form("try_mask"):
-        sentence = st.text_input("Sentence", "Nike shoes are very [MASK].")
+        sentence = st.text_input(
+            "Sentence", first_probe(run, runs), placeholder="a sentence with [MASK]"
+        )
         labels = st.multiselect("Models", list(options), default=list(options)[:2])
         top_k = st.slider("top-k", 1, 20, 5)
         go = st.form_submit_button("Predict", icon=":material/play_arrow:")
-    if go:
+    if go and not any(m in sentence for m in MASKS):
+        st.warning("Type a sentence with `[MASK]` (or `{mask}`) where a word should be predicted.")
+    elif go:
         st.session_state[TRY_KEY] = _predict_all(options, labels, sentence, top_k)
     rows = st.session_state.get(TRY_KEY)
     if rows:

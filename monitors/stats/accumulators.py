@@ -13,7 +13,8 @@ Per kind, what a window keeps (``update``) and what it reports (``evaluate``):
 * embedding: a reservoir of at most ``max_vectors`` vectors (MMD permutation test).
 
 Memory is bounded by these sizes, never by the number of rows in a window or in the stream.
-Rows and verdicts: :mod:`monitors.stats.verdicts`.
+Rows and verdicts: :mod:`monitors.stats.verdicts`. ``summary`` gives what a closed window
+keeps for readers, the bins ``evaluate`` compared (:mod:`monitors.stats.window_summary`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from monitors.stats.text import as_strings, vocab_index
 from monitors.stats.text_window import TextWindow
 from monitors.stats.verdicts import (
     Row,
+    Summary,
     WindowStats,
     aux,
     collapse,
@@ -43,6 +45,7 @@ from monitors.stats.verdicts import (
     with_detail,
 )
 from monitors.stats.wasserstein import wasserstein_sorted
+from monitors.stats.window_summary import bins_summary, edge_labels, quantiles, unseen_items
 
 __all__ = ["CategoricalWindow", "EmbeddingWindow", "NumericWindow", "TextWindow", "make_window"]
 
@@ -88,6 +91,16 @@ class NumericWindow(WindowStats):
             others, self.thresholds, self.ref_counts, self.counts, self.n, self.null
         )
 
+    def summary(self) -> Summary | None:
+        if not self.n:
+            return None
+        bins = bins_summary(edge_labels(self.edges), self.ref_counts, self.counts)
+        out = {"kind": "numeric", "n": self.n, "rows": self.rows, "bins": bins,
+               "edges": self.edges.tolist()}  # fmt: skip
+        if self.need_sample:
+            out["quantiles"] = quantiles(self.ref, np.sort(self.reservoir.sample()))
+        return out
+
 
 class CategoricalWindow(WindowStats):
     def __init__(self, prof, methods, thresholds, *, seed=0):
@@ -116,14 +129,26 @@ class CategoricalWindow(WindowStats):
         if new.any():
             self.unseen.add(s.filter(pa.array(new)))
 
+    def _tested(self) -> tuple[int, np.ndarray, np.ndarray]:
+        # The bins every count statistic compares: evaluate() and summary() must agree.
+        js = self.thresholds.get("js", 0.1)
+        k = supported_bins(self.ref_counts, self.n, js, self.min_count)
+        return k, collapse(self.ref_counts, k), collapse(self.counts, k)
+
     def evaluate(self) -> list[Row]:
         if not self.n:
             return []
-        js = self.thresholds.get("js", 0.1)
-        k = supported_bins(self.ref_counts, self.n, js, self.min_count)
-        ref, win = collapse(self.ref_counts, k), collapse(self.counts, k)
+        _, ref, win = self._tested()
         rows = count_rows(self.methods, self.thresholds, ref, win, self.n, self.null)
         return with_detail(rows, lambda _: self._changes())
+
+    def summary(self) -> Summary | None:
+        if not self.n:
+            return None
+        k, ref, win = self._tested()
+        return {"kind": "categorical", "n": self.n, "rows": self.rows,
+                "bins": bins_summary([*self.labels[:k], None], ref, win),
+                "unseen": unseen_items(self.unseen.items())}  # fmt: skip
 
     def _changes(self) -> str:
         unseen = [(key, c / self.n) for key, c in self.unseen.items()]

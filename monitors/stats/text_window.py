@@ -22,6 +22,9 @@ On close, per method (thresholds are the configured minimum effects, raised as b
 
 A profile without a text sample (saved by an older version) compares ``js``, ``psi`` and
 ``oov`` with the configured thresholds only; ``calibrated`` is then ``False`` on those rows.
+
+``summary`` keeps the compared word bins, the OOV and empty counts, the most frequent unseen
+words and both words-per-text histograms (:mod:`monitors.stats.window_summary`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from monitors.stats.doc_sample import missing_mass_variance
 from monitors.stats.text import as_strings, tokenize, vocab_index, word_counts
 from monitors.stats.verdicts import (
     Row,
+    Summary,
     WindowStats,
     calibrated,
     collapse,
@@ -45,6 +49,7 @@ from monitors.stats.verdicts import (
     with_detail,
 )
 from monitors.stats.wasserstein import wasserstein_counts
+from monitors.stats.window_summary import bins_summary, trimmed, unseen_items
 
 # The Good-Turing variance formula treats words as independent; in real corpora texts cluster
 # (reviews of one film share its cast's names) and, over 20 splits of the review corpus of
@@ -118,11 +123,27 @@ class TextWindow(WindowStats):
                 rows.append(self._empty_row())
         return with_detail(rows, self._changes)
 
-    def _word_rows(self, method: str) -> list[Row]:
+    def _tested(self) -> tuple[int, np.ndarray, np.ndarray]:
+        # The word bins js and psi compare: _word_rows() and summary() must agree.
         js = self.thresholds.get("js", 0.1)
         k = supported_bins(self.ref_bins, self.tokens, js, self.min_count)
         ref = collapse(self.ref_bins, k)
         win = np.r_[self.words[:k], self.tokens - self.words[:k].sum()]
+        return k, ref, win
+
+    def summary(self) -> Summary | None:
+        if not self.rows:
+            return None
+        out = {"kind": "text", "n": self.n, "rows": self.rows, "tokens": self.tokens,
+               "oov": self.oov, "empty": self.empty, "unseen": unseen_items(self.unseen.items()),
+               "lengths": trimmed(self.ref_len, self.lengths)}  # fmt: skip
+        if self.tokens:
+            k, ref, win = self._tested()
+            out["bins"] = bins_summary([*self.labels[:k], None], ref, win)
+        return out
+
+    def _word_rows(self, method: str) -> list[Row]:
+        k, ref, win = self._tested()
         null = None
         if self.null is not None:
             null = lambda stat: self.null.quantile(stat, self.n, k)  # noqa: E731

@@ -33,6 +33,8 @@ from monitors.stats.js import js_distance
 from monitors.stats.psi import psi
 
 Row = dict[str, Any]
+#: What a closed window keeps for readers (:mod:`monitors.stats.window_summary`).
+Summary = dict[str, Any]
 
 
 def verdict(method: str, metric: str, value: float, threshold: float, n: int, **extra) -> Row:
@@ -182,3 +184,8 @@ class WindowStats:
 
     def evaluate(self) -> list[Row]:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def summary(self) -> Summary | None:
+        """The bins ``evaluate`` compared, for readers; ``None`` when there is nothing to draw
+        (an empty window; embeddings, whose test reads the vectors themselves)."""
+        return None
