@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.config_base import StrictModel
 from curate.errors import ConfigError
+from curate.store_reader import local_root
 
 
 def _registry() -> dict[str, type]:
@@ -120,7 +121,7 @@ class Config(StrictModel):
         else:
             data = {**(config or {}), **overrides}
         if "retraining_folder" in data and isinstance(data["retraining_folder"], str | os.PathLike):
-            data["retraining_folder"] = Path(data["retraining_folder"])
+            data["retraining_folder"] = local_root(data["retraining_folder"])
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from curate.errors import StoreError
+from curate.errors import ConfigError, StoreError
 from curate.locks import is_locked
 from curate.lru import LRU
 from curate.runs import Run
@@ -57,6 +58,30 @@ def is_segment_name(name: str) -> bool:
     return name.startswith(SEGMENT_PREFIX) and name.endswith(SEGMENT_SUFFIX)
 
 
+def local_root(root: str | os.PathLike[str]) -> Path:
+    """The folder of a store given as a path or a ``file://`` URI.
+
+    Any other URI is a :class:`ConfigError`: ``Path("s3://bucket/x")`` would silently be a local
+    folder ``./s3:/bucket/x``, and rows logged there would never reach the bucket.
+
+    >>> local_root("file:///tmp/store").as_posix()
+    '/tmp/store'
+    >>> local_root("s3://bucket/store")
+    Traceback (most recent call last):
+    curate.errors.ConfigError: store 's3://bucket/store': 's3://' URIs are not supported; a store is a local folder path (or a file:// URI)
+    """
+    text = os.fspath(root)
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+)://", text) if isinstance(text, str) else None
+    if scheme and scheme.group(1).lower() == "file":
+        text = text[len("file://") :]
+    elif scheme:
+        raise ConfigError(
+            f"store {text!r}: '{scheme.group(1)}://' URIs are not supported; a store is a local "
+            "folder path (or a file:// URI)"
+        )
+    return Path(text).expanduser().resolve()
+
+
 class StoreReader:
     """A read-only view of the store at ``root`` (see ``docs/store.md`` for the layout).
 
@@ -70,7 +95,7 @@ class StoreReader:
     """
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root).expanduser().resolve()
+        self.root = local_root(root)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"

@@ -64,8 +64,9 @@ def run_dashboard(args: argparse.Namespace) -> int:
     A child process would outlive a ``curate dashboard`` that is terminated, leaving the port
     taken; replacing the process leaves nothing behind.
     """
-    store = Path(args.store).expanduser().absolute()
-    if not StoreReader(store).exists():  # a mistyped --store: say so rather than show zeros
+    reader = StoreReader(args.store)
+    store = reader.root
+    if not reader.exists():  # a mistyped --store: say so rather than show zeros
         print(f"curate dashboard: no store at {store}", file=sys.stderr)
         return 2
     print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)

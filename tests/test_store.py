@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 
 import pandas as pd
@@ -12,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate import Framework, Signal, StoreError
+from curate.errors import ConfigError
 from curate.store import Store, file_lock, is_locked
 
 
@@ -184,3 +186,18 @@ def test_a_store_that_cannot_be_created_is_a_store_error(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(StoreError, match="cannot create the store at"):
         Store(tmp_path / "file" / "store")
+
+
+@pytest.mark.parametrize("uri", ["s3://bucket/store", "gs://b/x", "abfs://c@acct/x"])
+def test_an_object_storage_uri_is_a_config_error_not_a_local_folder(tmp_path, monkeypatch, uri):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match=r"URIs are not supported"):
+        Store(uri)
+    with pytest.raises(ConfigError, match=re.escape(uri)):
+        Framework({"retraining_folder": uri})
+    assert not any(tmp_path.iterdir()), "nothing was created locally"
+
+
+def test_a_file_uri_is_the_local_folder(tmp_path):
+    store = Store(f"file://{tmp_path}/s")
+    assert store.root == tmp_path / "s" and (tmp_path / "s" / "store.json").exists()
