@@ -17,10 +17,10 @@ _EXPORTS = {
     "Config": "curate.config",
     "ConfigError": "curate.errors",
     "CurateError": "curate.errors",
-    "Framework": "curate.framework",
+    "Framework": "curate.compat.framework",
     "LogInputError": "curate.errors",
     "MeasurableType": "curate.enums",
-    "Monitor": "curate.enums",
+    "Monitor": "curate.compat.names",
     "MonitorKind": "curate.enums",
     "Signal": "curate.signals",
     "SignalError": "curate.errors",
@@ -28,6 +28,14 @@ _EXPORTS = {
     "StoreReader": "curate.store_reader",
     "signal": "curate.signals",
 }
+# UpTrain 0.2's public names, so that ``import curate as uptrain`` runs UpTrain code unchanged.
+_UPTRAIN = (
+    "Anomaly", "AnnotationMethod", "BiasAlgo", "ClusteringAlgorithm", "ComparisonMetric",
+    "ComparisonModel", "CustomMonitor", "DataDriftAlgo", "ModelSignal", "PlotType", "Statistic",
+    "UpTrainEncoder", "Visual", "binary_entropy_confidence", "cross_entropy_confidence",
+    "pass_all", "pass_none",
+)  # fmt: skip
+_EXPORTS.update(dict.fromkeys(_UPTRAIN, "curate.compat"))
 
 __all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
@@ -39,6 +47,8 @@ def __getattr__(name: str) -> Any:
     if name in ("Signal", "signal"):
         # Signal constructors that live in the monitors layer (drift_outlier) register
         # themselves on import; the facade makes them available to ``from curate import Signal``.
+        # UpTrain's ModelSignal functions, for ``Signal(ModelSignal.X, is_model_signal=True)``.
+        import curate.compat.signals  # noqa: F401
         import monitors.drift_signals  # noqa: F401
     value = getattr(importlib.import_module(_EXPORTS[name]), name)
     globals()[name] = value

@@ -32,7 +32,9 @@ def _registry() -> dict[str, type]:
     import monitors.integrity  # noqa: F401
     from monitors.base import REGISTRY
 
-    for optional in ("monitors.drift", "monitors.concept_drift"):
+    # UpTrain 0.2's checks, run with UpTrain's semantics (curate.compat) under "uptrain_<kind>".
+    compat = ("curate.compat.integrity", "curate.compat.concept_drift", "curate.compat.custom")
+    for optional in ("monitors.drift", "monitors.concept_drift", *compat):
         try:
             __import__(optional)
         except ImportError:
@@ -80,6 +82,8 @@ class Config(StrictModel):
     batch_size: int = Field(20_000, gt=0)
     flush_interval: float = Field(1.0, gt=0)
     max_pending_rows: int = Field(500_000, gt=0)
+    #: Rows kept in the uniform sample of all traffic (``curate.traffic``); 0 keeps none.
+    traffic_sample: int = Field(20_000, ge=0)
 
     @field_validator("checks", mode="before")
     @classmethod

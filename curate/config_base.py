@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from curate.enums import MeasurableType
+from curate.enums import COLUMN_MEASURABLES, MeasurableType
 
 
 class StrictModel(BaseModel):
@@ -49,6 +49,16 @@ class MeasurableArgs(StrictModel):
 
     type: MeasurableType = MeasurableType.INPUT_FEATURE
     feature_name: str | None = None
+
+    @field_validator("type")
+    @classmethod
+    def _a_column(cls, value: MeasurableType) -> MeasurableType:
+        if value not in COLUMN_MEASURABLES:
+            raise ValueError(
+                f"measurable {value.value!r} is computed by UpTrain-style checks only; native "
+                "checks read input_feature, prediction, ground_truth or identifier"
+            )
+        return value
 
     @property
     def label(self) -> str:

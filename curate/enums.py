@@ -36,3 +36,27 @@ class MeasurableType(StrEnum):
     PREDICTION = "prediction"
     GROUND_TRUTH = "ground_truth"
     IDENTIFIER = "identifier"
+    # Values derived from a call rather than read from one column (UpTrain 0.2's measurables):
+    # only the UpTrain-style checks of ``curate.compat`` compute them; native checks refuse them.
+    FEATURE_CONCAT = "feature_concat"
+    CUSTOM = "custom"
+    ACCURACY = "accuracy"
+    MAE = "MAE"
+    MAPE = "MAPE"
+    CONDITION_ON_INPUT = "condition_on_input"
+    CONDITION_ON_PREDICTION = "condition_on_prediction"
+    SCALAR_FROM_EMBEDDING = "scalar_from_embedding"
+    DISTANCE = "distance"
+    REC_HIT_RATE = "hit_rate"
+    GRAMMAR_SCORE = "grammar_score"
+
+
+#: The measurable types a native check reads directly from a logged column.
+COLUMN_MEASURABLES = frozenset(
+    {
+        MeasurableType.INPUT_FEATURE,
+        MeasurableType.PREDICTION,
+        MeasurableType.GROUND_TRUTH,
+        MeasurableType.IDENTIFIER,
+    }
+)

@@ -21,6 +21,7 @@ PAGE_SPECS = (
     ("integrity.py", "Integrity", ":material/rule:", "integrity"),
     ("drift.py", "Drift", ":material/stacked_line_chart:", "drift"),
     ("training.py", "Training runs", ":material/model_training:", "training"),
+    ("visuals.py", "Visuals", ":material/scatter_plot:", "visuals"),
 )
 
 

@@ -26,11 +26,12 @@ CURATE_LAYERS = {
         "curate.arrow_values", "curate.batch", "curate.calls", "curate.config_base",
         "curate.datasets_io", "curate.enums", "curate.errors", "curate.locks", "curate.lru",
         "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
-        "curate.store_reader", "curate.tables",
+        "curate.store_reader", "curate.tables", "curate.traffic",
     },
     "framework": {
-        "curate", "curate.buffers", "curate.cli", "curate.config", "curate.failures",
-        "curate.framework", "curate.ids", "curate.pipeline", "curate.retrainer", "curate.writer",
+        "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",
+        "curate.framework", "curate.ids", "curate.pipeline", "curate.retrainer", "curate.slack",
+        "curate.writer",
     },
 }  # fmt: skip
 

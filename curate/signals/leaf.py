@@ -27,6 +27,10 @@ from curate.signals.values import check_values
 
 BatchFn = Callable[..., Sequence[Any]]
 
+#: Batch functions of signals named by their key: ``Signal(key, is_model_signal=True)``
+#: (``curate.compat`` registers UpTrain's ``ModelSignal`` members).
+MODEL_SIGNALS: dict[Any, BatchFn] = {}
+
 
 class FunctionSignal(Signal):
     """A leaf computed by a user batch function ``fn(inputs, outputs, gts=None, extra_args=None)``.
@@ -43,15 +47,27 @@ class FunctionSignal(Signal):
     ("'Is Nike?'", [True, False])
     """
 
-    __slots__ = ("fn",)
+    __slots__ = ("fn", "extra_args")
     fn: Callable[..., Any]
+    extra_args: dict[str, Any]
 
-    def __init__(self, name: str, fn: BatchFn) -> None:
+    def __init__(
+        self,
+        name: Any,
+        fn: BatchFn | None = None,
+        is_model_signal: bool = False,
+        extra_args: dict[str, Any] | None = None,
+    ) -> None:
+        # UpTrain's spelling: fixed ``extra_args`` for ``fn``, and named model signals.
+        if fn is None and is_model_signal:
+            if name not in MODEL_SIGNALS:
+                raise TypeError(f"no model signal named {name!r}; known: {list(MODEL_SIGNALS)}")
+            fn, name = MODEL_SIGNALS[name], str(name)
         if not isinstance(name, str) or not name:
             raise TypeError(f"Signal name must be a non-empty string, got {name!r}")
         if not callable(fn):
             raise TypeError(f"Signal {name!r}: fn must be callable, got {type(fn).__name__}")
-        self._set(name=name, fn=fn)
+        self._set(name=name, fn=fn, extra_args=dict(extra_args or {}))
 
     def _compute(self, batch: Any, cache: Cache) -> np.ndarray:
         try:
@@ -59,7 +75,9 @@ class FunctionSignal(Signal):
                 batch.python_inputs(),
                 batch.python_part("outputs"),
                 gts=batch.python_part("gts"),
-                extra_args=batch.extra_args,
+                extra_args={**(batch.extra_args or {}), **self.extra_args}
+                if self.extra_args
+                else batch.extra_args,
             )
         except Exception as exc:
             raise SignalError(f"signal {self.name!r} raised {type(exc).__name__}: {exc}") from exc

@@ -1,0 +1,5 @@
+"""The visuals page (see :mod:`dashboard.views.visuals`)."""
+
+from dashboard.views.visuals import render
+
+render()
