@@ -24,6 +24,7 @@ import pyarrow as pa
 from curate.errors import StoreError
 from curate.store import Store
 from curate.tables import Metric, alerts_table, framework_metric, metrics_table
+from curate.traffic import DEFAULT_SIZE, TRAFFIC_TABLE, Reservoir
 
 log = logging.getLogger("curate")
 
@@ -41,12 +42,19 @@ class WriteBuffers:
         strict: bool,
         max_rows: int,
         report: Callable[[str], None] | None = None,
+        traffic_sample: int | None = DEFAULT_SIZE,
     ) -> None:
         self.store = store
         self.strict = strict
         self.max_rows = max_rows
         self.report = report or (lambda message: log.error("curate: %s", message))
-        self.tables: dict[str, list[pa.Table]] = {"retraining": [], "quarantine": []}
+        self.tables: dict[str, list[pa.Table]] = {
+            "retraining": [],
+            "quarantine": [],
+            TRAFFIC_TABLE: [],
+        }
+        #: The traffic sample (``curate.traffic``); ``None`` when ``traffic_sample`` is 0/None.
+        self.traffic = Reservoir(store, traffic_sample) if traffic_sample else None
         self.metric_rows: list[dict[str, Any]] = []
         self.alert_rows: list[dict[str, Any]] = []
         # Failed segment writes not yet recorded in the metrics table (recorded once one works).
@@ -55,6 +63,18 @@ class WriteBuffers:
     def add(self, table: str, rows: pa.Table) -> None:
         """Buffer rows for ``table`` (``retraining`` or ``quarantine``)."""
         self.tables[table].append(rows)
+
+    def add_traffic(self, batch: Any) -> None:
+        """Offer every row of a logged batch to the traffic sample; never raises."""
+        if self.traffic is None:
+            return
+        try:
+            rows = self.traffic.offer(batch)
+        except Exception as exc:  # noqa: BLE001 - the sample must never cost the caller rows
+            self.report(f"the traffic sample skipped {len(batch)} rows: {exc}")
+            return
+        if rows is not None:
+            self.tables[TRAFFIC_TABLE].append(rows)
 
     def buffered_rows(self) -> int:
         """Rows waiting in the table buffers."""

@@ -57,7 +57,11 @@ class Framework:
         context = MonitorContext(store=self.store, strict=self.strict)
         self.monitors = [REGISTRY[c.type](c, context) for c in cfg.checks]
         self._pipeline = Pipeline(
-            self.store, self.monitors, strict=self.strict, max_buffered_rows=cfg.max_pending_rows
+            self.store,
+            self.monitors,
+            strict=self.strict,
+            max_buffered_rows=cfg.max_pending_rows,
+            traffic_sample=cfg.traffic_sample,
         )
         self._retrainer = Retrainer(
             self.store,

@@ -27,6 +27,7 @@ from curate.failures import Failures
 from curate.schema_guard import SchemaGuard
 from curate.store import Store
 from curate.tables import DISPLAY_NAME, FRAMEWORK, Metric, framework_metric, signal_column
+from curate.traffic import DEFAULT_SIZE
 from monitors.base import BaseMonitor, MonitorResult
 
 log = logging.getLogger("curate")
@@ -36,12 +37,20 @@ class Pipeline:
     """Monitors batches of logged calls and writes what they produce to the store."""
 
     def __init__(
-        self, store: Store, monitors: list[BaseMonitor], *, strict: bool, max_buffered_rows: int
+        self,
+        store: Store,
+        monitors: list[BaseMonitor],
+        *,
+        strict: bool,
+        max_buffered_rows: int,
+        traffic_sample: int | None = DEFAULT_SIZE,
     ) -> None:
         self.store = store
         self.monitors = monitors
         self.strict = strict
-        self.buffers = WriteBuffers(store, strict=strict, max_rows=max_buffered_rows)
+        self.buffers = WriteBuffers(
+            store, strict=strict, max_rows=max_buffered_rows, traffic_sample=traffic_sample
+        )
         self.failures = Failures(self.buffers, strict=strict)
         self.buffers.report = self.failures.report
         self._guard: SchemaGuard | None = None
@@ -124,6 +133,7 @@ class Pipeline:
             framework_metric("log", Metric.ROWS_LOGGED, n, n,
                              window_start=int(batch.ts.min()), window_end=int(batch.ts.max()))
         )  # fmt: skip
+        self.buffers.add_traffic(batch)  # every logged row, edge case or not
         violations = np.zeros(n, dtype=bool)
         if batch.problems:
             violations |= self.failures.cell_problems(batch)

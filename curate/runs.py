@@ -1,7 +1,10 @@
 """Training runs recorded in the store (``runs/<run_id>/``, see ``docs/store.md``).
 
 A :class:`Run` wraps one run's record; a run whose record says ``running`` but whose lock
-nobody holds was killed, and reads as ``failed``. :class:`RunRegistry` creates runs, and its
+nobody holds was killed, and reads as ``failed``. A trainer run that finishes is ``promoted``
+(its model passed the promotion rule: it is what ``latest`` means and what the next run starts
+from) or ``rejected`` (kept, with its figures, but not used); a callback run ends ``succeeded``.
+A person may overrule the rule either way (:meth:`RunRegistry.decide`). :class:`RunRegistry` creates runs, and its
 :meth:`RunRegistry.claim` is the one way to start one: only one run trains at a time across
 every process using the store, because the process (or worker) that trains holds the store's
 training lock for as long as it trains.
@@ -26,7 +29,10 @@ if TYPE_CHECKING:
     from curate.store import Store
     from curate.store_reader import StoreReader
 
-STATUSES = ("running", "succeeded", "failed")
+STATUSES = ("running", "succeeded", "promoted", "rejected", "failed")
+#: Statuses of a run that finished without an error (its model, if any, is complete).
+FINISHED = ("succeeded", "promoted", "rejected")
+DECISIONS = ("promoted", "rejected")
 KILLED = "the training process ended without recording a result (killed?)"
 
 
@@ -75,7 +81,7 @@ class Run:
 
     @property
     def status(self) -> str:
-        """``running``, ``succeeded`` or ``failed``; a killed run reads as ``failed``."""
+        """One of :data:`STATUSES`; a killed run reads as ``failed``."""
         status = self.record.get("status", "failed")
         if status == "running" and not self.store.is_locked(self.lock_path):
             return "failed"
@@ -86,6 +92,22 @@ class Run:
         if self.record.get("status") == "running" and self.status == "failed":
             return KILLED
         return self.record.get("error")
+
+    @property
+    def traffic_snapshot(self) -> list[Path]:
+        """The traffic-sample segments that existed when the run was created."""
+        return [self.store.path(p) for p in self.record.get("traffic_snapshot", [])]
+
+    @property
+    def has_model(self) -> bool:
+        """True when the run finished and saved a model (promoted or not)."""
+        return self.status in FINISHED and bool(self.record.get("model_path"))
+
+    @property
+    def is_promoted(self) -> bool:
+        """True for a promoted run; a ``succeeded`` trainer run with a model (recorded before
+        promotion existed, or by hand) counts as promoted, as it was used like one."""
+        return self.has_model and self.status in ("promoted", "succeeded")
 
     @property
     def snapshot(self) -> list[Path]:
@@ -100,10 +122,15 @@ class Run:
         self.record.update(changes)
         write_json(f"runs/{self.run_id}/run.json", self.record)
 
-    def finish(self, *, error: str | None = None, **changes: Any) -> None:
-        """Record the end of the run: ``succeeded``, or ``failed`` with ``error``."""
+    def finish(
+        self, *, error: str | None = None, status: str = "succeeded", **changes: Any
+    ) -> None:
+        """Record the end of the run: ``status`` (``succeeded``, ``promoted`` or ``rejected``),
+        or ``failed`` with ``error``."""
+        if status not in FINISHED:
+            raise ValueError(f"a run finishes as one of {', '.join(FINISHED)}, not {status!r}")
         self.update(
-            status="failed" if error else "succeeded",
+            status="failed" if error else status,
             error=error,
             finished_at=iso_now(),
             **changes,
@@ -234,6 +261,10 @@ class RunRegistry:
             "kind": kind,
             "snapshot": [str(p.relative_to(self.store.root)) for p in snapshot],
             "snapshot_rows": self.store.num_rows(snapshot),
+            # The traffic sample as it was, for the run's retention set and replay data.
+            "traffic_snapshot": [
+                str(p.relative_to(self.store.root)) for p in self.store.files("traffic")
+            ],
             "config": config or {},
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -259,8 +290,36 @@ class RunRegistry:
         return self.store.runs()
 
     def latest(self, status: str | None = None) -> Run | None:
-        """The newest run, or the newest with ``status`` (e.g. ``"succeeded"``)."""
+        """The newest run, or the newest with ``status`` (e.g. ``"promoted"``)."""
         return self.store.latest_run(status)
+
+    def latest_promoted(self) -> Run | None:
+        """The newest promoted run: the model ``"latest"`` names and the next run starts from."""
+        return self.store.latest_promoted()
+
+    def decide(self, run_id: str, status: str, reason: str = "") -> Run:
+        """Promote or reject a finished run by hand (``curate runs promote RUN``).
+
+        The rule's own verdict stays in the record (``promotion``); the person's goes beside it
+        (``decision``). ``ValueError`` for a run that is running, failed or has no model.
+
+        >>> import tempfile
+        >>> from curate.store import Store
+        >>> registry = RunRegistry(Store(tempfile.mkdtemp()))
+        >>> run = registry.create(snapshot=[], trigger="cli", kind="trainer")
+        >>> run.finish(status="rejected", model_path="runs/x/model")
+        >>> registry.decide(run.run_id, "promoted", "checked by hand").status
+        'promoted'
+        """
+        if status not in DECISIONS:
+            raise ValueError(f"a decision is one of {', '.join(DECISIONS)}, not {status!r}")
+        run = self.get(run_id)
+        if not run.has_model:
+            verb = "promote" if status == "promoted" else "reject"
+            raise ValueError(f"run {run_id} is {run.status} and has no model to {verb}")
+        decision = {"status": status, "by": "hand", "at": iso_now(), "previous": run.status}
+        run.update(status=status, decision={**decision, "reason": reason})
+        return run
 
     def pending_files(self) -> list[Path]:
         """Retraining segments written since the latest run took its snapshot."""

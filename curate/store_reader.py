@@ -31,9 +31,10 @@ from curate.locks import is_locked
 from curate.lru import LRU
 from curate.runs import Run
 from curate.tables import FIXED_SCHEMAS, Metric
+from curate.traffic import Paths, read_sample
 
 FORMAT_VERSION = 1
-TABLES = ("retraining", "quarantine", "metrics", "alerts")
+TABLES = ("retraining", "quarantine", "metrics", "alerts", "traffic")
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "part-", ".parquet"
 RUN_RECORD = "run.json"
 SETTINGS = "framework.json"
@@ -217,6 +218,12 @@ class StoreReader:
             columns = [c for c in columns if c in dataset.schema.names]
         return dataset.to_table(columns=columns)
 
+    def traffic_sample(
+        self, n: int | None = None, columns: Sequence[str] | None = None, files: Paths = None
+    ) -> pa.Table:
+        """The uniform sample of all logged rows, in key order (:func:`curate.traffic.read_sample`)."""
+        return read_sample(self, n, columns, files)
+
     def rows_logged(self) -> int:
         """Rows logged into the store by every writer (the durable ``rows_logged`` metrics)."""
         return self._metric_sums(Metric.ROWS_LOGGED)[Metric.ROWS_LOGGED]
@@ -322,9 +329,16 @@ class StoreReader:
             raise KeyError(f"no run {run_id!r} in {self.root / 'runs'}") from None
 
     def latest_run(self, status: str | None = None) -> Run | None:
-        """The newest run, or the newest with ``status`` (e.g. ``"succeeded"``)."""
+        """The newest run, or the newest with ``status`` (e.g. ``"promoted"``)."""
         for run in reversed(self.runs()):
             if status is None or run.status == status:
+                return run
+        return None
+
+    def latest_promoted(self) -> Run | None:
+        """The newest promoted run (what ``"latest"`` names as a model), or ``None``."""
+        for run in reversed(self.runs()):
+            if run.is_promoted:
                 return run
         return None
 

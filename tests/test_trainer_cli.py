@@ -32,7 +32,8 @@ def test_train_runs_and_probe_commands(tmp_path, tiny_model, capsys):
     common = ("--store", root, "--model", tiny_model, "--max-steps", "3", "--batch-size", "8")
     assert _cli("train", *common, "--probe", probe) == 0
     out = capsys.readouterr().out
-    assert "succeeded" in out and "before" in out and "after" in out and probe in out
+    assert ("promoted" in out or "rejected" in out) and "before" in out and "after" in out
+    assert probe in out and "target eval perplexity" in out
 
     assert _cli("train", "--store", root, "--model", "/no/such/model") == 1
     assert "does not exist" in capsys.readouterr().out
@@ -40,7 +41,8 @@ def test_train_runs_and_probe_commands(tmp_path, tiny_model, capsys):
     assert _cli("runs", "--store", root) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split()[:3] == ["run", "status", "trigger"]
-    assert [line.split()[1] for line in table[2:]] == ["succeeded", "failed"]
+    assert [line.split()[1] for line in table[2:]][1:] == ["failed"]
+    assert table[2].split()[1] in ("promoted", "rejected")
 
     assert _cli("probe", "--store", root, "--run", "latest", probe) == 0  # the successful one
     assert probe in capsys.readouterr().out
@@ -71,7 +73,7 @@ def test_probe_latest_with_only_failed_runs_says_so(tmp_path, capsys):
     assert _cli("train", "--store", root, "--model", "/no/such/model") == 1
     capsys.readouterr()
     assert _cli("probe", "--store", root) == 2
-    assert "no successful run" in capsys.readouterr().err
+    assert "no promoted run" in capsys.readouterr().err
 
 
 def test_probe_stored_and_live(tmp_path, tiny_model, capsys):
@@ -96,3 +98,27 @@ def test_tables_format_plainly():
         {"probe": "p", "stage": "before", "rank": 1, "token": "the", "score": 0.25},
     ]
     assert side_by_side(rows).splitlines()[3].split() == ["1", "the", "(0.250)", "good", "(0.500)"]
+
+
+def test_runs_promote_and_reject_by_hand(tmp_path, tiny_model, capsys):
+    root = str(tmp_path / "store")
+    Store(root).write("retraining", pa.table({"text": review_rows(40)}))
+    assert _cli("train", "--store", root, "--model", tiny_model, "--max-steps", "2") == 0
+    Store(root).write("retraining", pa.table({"text": review_rows(40, seed=1)}))
+    assert _cli("train", "--store", root, "--model", tiny_model, "--max-steps", "2") == 0
+    capsys.readouterr()
+    first, second = (r.run_id for r in Store(root).runs())
+    assert _cli("runs", "reject", second, "--store", root, "--reason", "worse by eye") == 0
+    capsys.readouterr()
+    record = Store(root).run(second).record
+    assert record["status"] == "rejected" and record["decision"]["reason"] == "worse by eye"
+    latest = Store(root).latest_promoted()
+    assert latest is None or latest.run_id == first
+    assert _cli("runs", "promote", second, "--store", root) == 0
+    assert f"latest promoted: {second}" in capsys.readouterr().out
+    assert _cli("runs", "--store", root) == 0
+    assert "retention" in capsys.readouterr().out.splitlines()[0]
+    assert _cli("runs", "promote", "--store", root) == 2
+    assert "needs a run id" in capsys.readouterr().err
+    assert _cli("runs", "promote", "run-nope", "--store", root) == 2
+    assert "no run 'run-nope'" in capsys.readouterr().err

@@ -60,7 +60,7 @@ def test_log_triggers_a_background_run_with_probes(tmp_path: Path, tiny_model: s
             fw.log(inputs={"text": [text]})  # one row per call, as production code does
         fw.flush()
         run = fw.wait_for_training(timeout=300)
-    assert run is not None and run.status == "succeeded", run and run.error
+    assert run is not None and run.has_model, run and run.error
     assert run.record["trigger"] == "auto"
     assert run.record["snapshot_rows"] >= 40
 
@@ -138,7 +138,7 @@ CROSSER = textwrap.dedent(
     with Framework(cfg) as fw:
         while time.time() < start_at:
             time.sleep(0.001)
-        fw.log(inputs={"text": ["nike shoes are very nice"] * 30})
+        fw.log(inputs={"text": [f"nike shoes are very nice {i}" for i in range(30)]})
         fw.flush()
         fw.wait_for_training(timeout=240)
     """
@@ -161,7 +161,7 @@ def test_two_processes_crossing_the_threshold_start_one_run(tmp_path: Path, tiny
     # The run may have started as the second process closed: training outlives the loggers.
     from trainer.launch import wait_for_run
 
-    assert wait_for_run(runs.latest(), timeout=300).status == "succeeded", runs.latest().error
+    assert wait_for_run(runs.latest(), timeout=300).has_model, runs.latest().error
     assert len(runs.list()) == 1
 
 
@@ -175,7 +175,7 @@ def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None
         fw.log(inputs={"text": review_rows(50, seed=1)})
         fw.flush()
         first = fw.wait_for_training(timeout=300)
-    assert first.status == "succeeded"
+    assert first.has_model
     first_files = sorted(p.name for p in (first.path / "model").iterdir())
 
     with Framework(_config(store_dir, tiny_model, max_steps=100_000)) as fw:  # run 2: killed
@@ -196,7 +196,7 @@ def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None
 
     assert killed.run_id != first.run_id
     assert killed.status == "failed" and "killed" in killed.error
-    assert RunRegistry(Store(store_dir)).get(first.run_id).status == "succeeded"
+    assert RunRegistry(Store(store_dir)).get(first.run_id).status == first.status
     assert sorted(p.name for p in (first.path / "model").iterdir()) == first_files
     for f in Store(store_dir).files("retraining"):
         pq.read_table(f)
@@ -205,7 +205,7 @@ def test_sigkill_of_the_training_worker(tmp_path: Path, tiny_model: str) -> None
         fw.log(inputs={"text": review_rows(50, seed=3)})
         fw.flush()
         third = fw.wait_for_training(timeout=300)
-    assert third.status == "succeeded" and third.run_id not in (first.run_id, killed.run_id)
+    assert third.has_model and third.run_id not in (first.run_id, killed.run_id)
     assert Store(store_dir).read("retraining").num_rows > retraining_rows
 
 

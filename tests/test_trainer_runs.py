@@ -51,7 +51,8 @@ def test_worker_trains_a_run_created_by_another_process(store, tiny_model):
     assert registry.is_training()  # the worker holds the inherited lock
     assert proc.wait(timeout=120) == 0, (run.path / "worker.log").read_text()
     run = registry.get(run.run_id)
-    assert run.status == "succeeded" and not registry.is_training()
+    assert run.status in ("promoted", "rejected") and not registry.is_training()
+    assert run.record["promotion"]["status"] == run.status
     record = json.loads((run.path / "run.json").read_text())
     assert record["model_path"] == f"runs/{run.run_id}/model"
     assert record["metrics"]["perplexity_before"] > 0 and record["timings"]["train"] > 0
@@ -75,15 +76,15 @@ def test_worker_trains_a_run_created_by_another_process(store, tiny_model):
 
 def test_bad_model_path_is_recorded_as_failed_and_keeps_earlier_runs(store, tiny_model):
     good = start_run(store, _args(tiny_model), progress_bar=False)
-    assert good.status == "succeeded"
+    assert good.has_model
     before = sorted(p.name for p in good.path.iterdir())
     bad = start_run(store, _args("/no/such/model/folder"), progress_bar=False)
     assert bad.status == "failed"
     assert "does not exist" in bad.error and "Traceback" in bad.error
     registry = RunRegistry(store)
-    assert [r.status for r in registry.list()] == ["succeeded", "failed"]
+    assert [r.status for r in registry.list()] == [good.status, "failed"]
     assert sorted(p.name for p in good.path.iterdir()) == before
-    assert registry.latest("succeeded").run_id == good.run_id
+    assert registry.latest(good.status).run_id == good.run_id
 
 
 def test_snapshot_excludes_segments_written_after_the_run_started(store, tiny_model):
@@ -93,7 +94,7 @@ def test_snapshot_excludes_segments_written_after_the_run_started(store, tiny_mo
     )
     store.write("retraining", pa.table({"id": [1000] * 50, "text": ["late row"] * 50}))
     run = train_run(store, run, progress_bar=False)
-    assert run.status == "succeeded"
+    assert run.has_model
     metrics = run.record["metrics"]
     assert metrics["train_rows"] == 80 and run.record["snapshot_rows"] == 80
     assert registry.pending_rows() == 50
@@ -104,20 +105,28 @@ def test_null_and_blank_rows_never_reach_training(store, tiny_model):
     metrics = run.record["metrics"]
     blanks = sum(1 for t in review_rows(80) if t is None or not t.strip())
     assert metrics["rows_dropped_null_or_empty"] == blanks > 0
-    assert metrics["train_samples"] + metrics["eval_samples"] == 80 - blanks
+    # Every row of a held-out text is left out of training: no sentence is on both sides.
+    assert metrics["new_edge_cases"] + metrics["held_out_rows"] == 80 - blanks
+    assert metrics["train_samples"] == metrics["new_edge_cases"]
+    assert metrics["eval_samples"] <= len({t for t in review_rows(80) if t and t.strip()})
 
 
 def test_only_null_rows_fail_with_a_clear_error(tmp_path, tiny_model):
     store = Store(tmp_path / "s")
     store.write("retraining", pa.table({"text": pa.array([None, ""], pa.string())}))
     run = start_run(store, _args(tiny_model), progress_bar=False)
-    assert run.status == "failed" and "0 usable row(s) of 2" in run.error
+    assert run.status == "failed" and "0 distinct usable text(s)" in run.error
 
 
-def test_runs_continue_from_the_latest_successful_model(store, tiny_model):
+def test_runs_continue_from_the_latest_promoted_model(store, tiny_model):
     first = start_run(store, _args(tiny_model), progress_bar=False)
+    RunRegistry(store).decide(first.run_id, "promoted", "the test needs a promoted run")
+    store.write("retraining", pa.table({"id": list(range(80, 120)), "text": review_rows(40, 1)}))
     second = start_run(store, _args(tiny_model), progress_bar=False)
     assert second.record["base_model"] == first.run_id
+    assert second.record["starts_from"] == first.run_id
+    # Only the rows new since the promoted run are trained on (no traffic sample to replay).
+    assert second.record["metrics"]["train_rows"] == 40
     fresh = start_run(store, _args(tiny_model, from_base_model=True), progress_bar=False)
     assert fresh.record["base_model"] == tiny_model
 

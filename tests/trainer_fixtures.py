@@ -116,3 +116,53 @@ def review_rows(n: int, seed: int = 0) -> list[str | None]:
             continue
         rows.append(f"Nike {rng.choice(products)} are very {rng.choice(adjectives)}")
     return rows
+
+
+GENERAL_WORDS = [
+    "the", "a", "cat", "dog", "sat", "ran", "on", "in", "mat", "park", "sun", "is", "hot",
+    "cold", "water", "tea", "cup", "of", "drank", "she", "he", "house", "big", "small",
+]  # fmt: skip
+
+
+def make_tiny_clm(folder: Path, layers: int = 2) -> Path:
+    """Save a random ``layers``-block, 32-hidden LlamaForCausalLM and a byte-level BPE tokenizer.
+
+    The tokenizer is trained here on the test vocabulary (it marks word starts with a space,
+    as real BPE tokenizers do), so nothing is downloaded.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    specials = ["<|endoftext|>", "<|pad|>"]
+    trainer = trainers.BpeTrainer(
+        vocab_size=800,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    corpus = [" ".join(WORDS), " ".join(GENERAL_WORDS)] + [f"a {w} b {w}." for w in WORDS]
+    bpe.train_from_iterator(corpus * 20, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|endoftext|>", pad_token="<|pad|>"
+    )
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        max_position_embeddings=64,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

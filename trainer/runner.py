@@ -1,18 +1,22 @@
 """The run loop: train one recorded run and write everything it produces in its folder.
 
-``runs/<run_id>/`` after a successful run::
+``runs/<run_id>/`` after a finished run::
 
-    (the run record)    status, metrics, timings, base_model, model_path, error
+    (the run record)    status (promoted|rejected), promotion, metrics, timings, base_model,
+                        starts_from, model_path, error
     training_args.json  the validated TrainingArgs the run used
     model/              model + tokenizer (``save_pretrained``: safetensors), renamed into place
     history.parquet     step, epoch, loss, eval_loss, perplexity, learning_rate
     probes.parquet      probe, stage (before|after), rank, token, score
     train.log           the worker's log (background runs)
 
-Any exception is recorded in the run record as ``failed`` with the error and a traceback summary;
-files of earlier runs are never touched, and a partial model is never left under ``model/``.
-Training reads only the segments listed in the run's snapshot, so edge cases written while it
-trains count toward the next run.
+A run starts from the latest promoted run's model (same configured ``model``) or the base
+model, trains on the texts :mod:`trainer.data` selects, measures target eval and retention
+before and after, and is promoted or rejected by :mod:`trainer.promotion`. Any exception is
+recorded in the run record as ``failed`` with the error and a traceback summary; files of
+earlier runs are never touched, and a partial model is never left under ``model/``. Training
+reads only the segments listed in the run's record, so rows written while it trains count
+toward the next run.
 
 Entry points: :func:`train_run` (train an existing run, in this process; the worker uses it),
 :func:`start_run` (take the store's training lock, snapshot, create the run and train it here
@@ -39,8 +43,12 @@ import pyarrow.parquet as pq
 from curate.runs import Run
 from curate.store import Store
 from trainer.config import TrainingArgs
-from trainer.history import HistoryCallback, perplexity
-from trainer.models import DEFAULT_ALIASES, OFFLINE_DEFAULT, ModelSource, resolve_model
+from trainer.data import select_texts
+from trainer.evaluation import before_train_after, figures
+from trainer.freezing import freeze_below, trainable_share
+from trainer.history import HistoryCallback
+from trainer.models import DEFAULT_ALIASES, OFFLINE_DEFAULTS, ModelSource, resolve_model
+from trainer.promotion import decide
 from trainer.tasks import get_task
 
 log = logging.getLogger("trainer")
@@ -61,34 +69,45 @@ def _iso_now() -> str:
 
 
 def model_spec(args: TrainingArgs) -> str:
-    """The configured model with every alias of the offline default normalised."""
-    return OFFLINE_DEFAULT if args.model in DEFAULT_ALIASES else str(args.model)
+    """The configured model with every alias of the task's offline default normalised."""
+    if args.model in DEFAULT_ALIASES:
+        return OFFLINE_DEFAULTS[args.task] if args.model in (None, "", "default") else args.model
+    return str(args.model)
 
 
-def starting_model(store: Store, run: Run, args: TrainingArgs) -> ModelSource:
-    """What ``run`` fine-tunes: the latest successful run's model, or the configured base.
+def starting_model(store: Store, run: Run, args: TrainingArgs) -> tuple[ModelSource, Run | None]:
+    """What ``run`` fine-tunes, and the promoted run it comes from (``None``: the base model).
 
-    Continual fine-tuning applies only when that run was trained from the same configured
-    ``model`` and ``from_base_model`` is false.
+    Continual fine-tuning starts from the latest promoted run when that run was trained from
+    the same configured ``model`` and ``from_base_model`` is false; rejected runs are skipped.
     """
     if not args.from_base_model:
         for previous in reversed(store.runs()):
-            if previous.run_id == run.run_id or not previous.record.get("model_path"):
-                continue
-            if previous.status != "succeeded":
+            if previous.run_id == run.run_id or not previous.is_promoted:
                 continue
             path = store.path(previous.record["model_path"])
             if previous.record.get("model_spec") == model_spec(args) and path.is_dir():
-                return ModelSource(str(path), previous.run_id, True)
+                return ModelSource(str(path), previous.run_id, True), previous
             break
-    return resolve_model(args.model, store)
+    return resolve_model(args.model, store, task=args.task), None
 
 
-def _precision(args: TrainingArgs, cuda: bool) -> tuple[bool, bool]:
-    """``(fp16, bf16)`` with ``"auto"`` resolved: bf16 where the GPU has it, else fp16."""
+def cpu_has_bf16() -> bool:
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX)."""
     import torch
 
-    bf16_ok = cuda and torch.cuda.is_bf16_supported()
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
+
+
+def precision(args: TrainingArgs, cuda: bool) -> tuple[bool, bool]:
+    """``(fp16, bf16)`` with ``"auto"`` resolved: bf16 where the GPU has it, else fp16 on a
+    GPU; on a CPU bf16 for ``clm`` when the CPU has native bf16, else full precision."""
+    import torch
+
+    bf16_ok = (cuda and torch.cuda.is_bf16_supported()) or (
+        not cuda and args.task == "clm" and cpu_has_bf16()
+    )
     bf16 = bf16_ok if args.bf16 == "auto" else bool(args.bf16)
     fp16 = (cuda and not bf16) if args.fp16 == "auto" else bool(args.fp16)
     return fp16, bf16
@@ -105,7 +124,7 @@ def training_arguments(args: TrainingArgs, out_dir: str, n_train: int, progress_
     from transformers import TrainingArguments
 
     cuda = args.device != "cpu" and torch.cuda.is_available()
-    fp16, bf16 = _precision(args, cuda)
+    fp16, bf16 = precision(args, cuda)
     per_epoch = max(1, -(-n_train // (args.batch_size * args.gradient_accumulation_steps)))
     total = args.max_steps or max(1, int(per_epoch * args.epochs))
     return TrainingArguments(
@@ -150,11 +169,22 @@ def _write_parquet(path: Path, table: pa.Table) -> None:
     os.replace(tmp, path)
 
 
-def _save_model(model: Any, tokenizer: Any, run: Run) -> Path:
+def save_dtype(args: TrainingArgs, trained_bf16: bool) -> Any:
+    """The dtype to save weights in: ``None`` keeps float32 (see ``TrainingArgs.save_dtype``)."""
+    import torch
+
+    if args.save_dtype == "bfloat16" or (args.save_dtype == "auto" and trained_bf16):
+        return torch.bfloat16
+    return None
+
+
+def _save_model(model: Any, tokenizer: Any, run: Run, dtype: Any) -> Path:
     """Save to a temporary folder in the run, then rename it to ``model/`` (never partial)."""
     final = run.path / "model"
     tmp = run.path / ".tmp-model"
     shutil.rmtree(tmp, ignore_errors=True)
+    if dtype is not None:
+        model.to(dtype)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     os.replace(tmp, final)
@@ -180,7 +210,8 @@ def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Ru
             bar = progress_bar if progress_bar is not None else sys.stderr.isatty()
             results = _train(store, run, args, timings, bar)
         run.finish(timings=timings, **results)
-        log.info("run %s succeeded in %.1fs", run.run_id, timings["total"])
+        reason = results["promotion"]["reason"]
+        log.info("run %s %s in %.1fs: %s", run.run_id, run.status, timings["total"], reason)
     except BaseException as exc:
         log.error("run %s failed: %s", run.run_id, exc, exc_info=True)
         run.finish(error=_describe(exc), timings=timings)
@@ -196,42 +227,63 @@ def _train(
 
     torch.set_num_threads(cpu_threads(args))
     task = get_task(args.task, args)
-    source = starting_model(store, run, args)
+    source, previous = starting_model(store, run, args)
     run.update(
-        base_model=source.label, base_model_path=source.name_or_path, model_spec=model_spec(args)
+        base_model=source.label,
+        base_model_path=source.name_or_path,
+        model_spec=model_spec(args),
+        starts_from=previous.run_id if previous is not None else None,
     )
     with _timed(timings, "load_model"):
         model, tokenizer = task.load(source)
+        if args.train_layers:
+            freeze_below(model, args.train_layers)
     with _timed(timings, "prepare_data"):
-        data = task.prepare(run.dataset(), tokenizer)
+        splits = select_texts(run, args, previous)
+        data = task.prepare(splits, tokenizer)
     history = HistoryCallback(run)
     with tempfile.TemporaryDirectory(prefix="curate-trainer-") as out_dir:
         trainer = _hf_trainer(task, model, tokenizer, data, history, args, out_dir, progress_bar)
-        outcome = _before_train_after(trainer, task, model, tokenizer, timings)
+        dtype = save_dtype(args, trainer.args.bf16)
+        outcome = before_train_after(trainer, task, data, timings, dtype)
+    metrics = {**figures(outcome), **_counts(trainer, outcome, data, splits, dtype)}
+    promotion = decide(
+        metrics, min_improvement=args.min_improvement, retention_tolerance=args.retention_tolerance
+    )
     with _timed(timings, "save"):
-        _save_model(model, tokenizer, run)
+        _save_model(model, tokenizer, run, dtype)
         _write_parquet(run.path / "history.parquet", history.table())
         probes = pa.Table.from_pylist(outcome["probes"], PROBES_SCHEMA)
         _write_parquet(run.path / "probes.parquet", probes)
         store.write_json(f"runs/{run.run_id}/training_args.json", args.model_dump())
-    before, after = outcome["before"], outcome["after"]
+    return {
+        "status": promotion["status"],
+        "promotion": promotion,
+        "metrics": metrics,
+        "model_path": f"runs/{run.run_id}/model",
+    }
+
+
+def _counts(trainer: Any, outcome: dict[str, Any], data: Any, splits: Any, dtype: Any) -> dict:
+    import torch
+
     train_metrics = outcome["train_metrics"]
-    metrics = {
-        "eval_loss_before": before,
-        "eval_loss_after": after,
-        "perplexity_before": perplexity(before),
-        "perplexity_after": perplexity(after),
-        "train_rows": data.rows_total,
-        "rows_dropped_null_or_empty": data.rows_dropped,
+    args = trainer.args
+    return {
+        **splits.counts,
         "train_samples": len(data.train),
         "eval_samples": len(data.eval),
+        "retention_samples": len(data.retention) if data.retention is not None else 0,
         "train_loss": train_metrics.get("train_loss"),
         "train_samples_per_second": train_metrics.get("train_samples_per_second"),
         "train_steps": trainer.state.global_step,
         "epochs": trainer.state.epoch,
         "cpu_threads": torch.get_num_threads(),
+        "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
+        "device": str(args.device),
+        "saved_dtype": "bfloat16" if dtype is not None else "float32",
+        "trainable_share": round(trainable_share(trainer.model), 4),
     }
-    return {"metrics": metrics, "model_path": f"runs/{run.run_id}/model"}
 
 
 def _hf_trainer(
@@ -259,18 +311,3 @@ def _hf_trainer(
     if not progress_bar:  # HistoryCallback logs progress; skip the raw dict printer
         trainer.remove_callback(PrinterCallback)
     return trainer
-
-
-def _before_train_after(
-    trainer: Any, task: Any, model: Any, tokenizer: Any, timings: dict[str, float]
-) -> dict[str, Any]:
-    """Evaluate and probe, train, evaluate and probe again."""
-    with _timed(timings, "eval_before"):
-        before = trainer.evaluate()["eval_loss"]
-        probes = task.probe(model, tokenizer, "before")
-    with _timed(timings, "train"):
-        train_metrics = trainer.train().metrics
-    with _timed(timings, "eval_after"):
-        after = trainer.evaluate()["eval_loss"]
-        probes += task.probe(model, tokenizer, "after")
-    return {"before": before, "after": after, "probes": probes, "train_metrics": train_metrics}

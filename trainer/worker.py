@@ -5,7 +5,8 @@ passes the training lock and the run lock as inherited file descriptors; the wor
 open until it exits. Started by hand on a run nobody holds, it takes both locks itself.
 
 The worker logs to stderr and ``runs/<id>/train.log``. ``SIGTERM`` is recorded as a failed run
-before the process exits. Exit status: 0 succeeded, 1 failed, 2 could not start.
+before the process exits. Exit status: 0 finished (promoted or rejected), 1 failed, 2 could not
+start.
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def _setup_logging(run: Run) -> None:
 
 def _hub_offline_when_local(run: Run) -> None:
     """Forbid hub access unless the run's configured model is a hub name."""
-    from trainer.models import ModelNotFoundError, resolve_model
+    from trainer.models import DEFAULT_ALIASES, ModelNotFoundError, resolve_model
 
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    config = run.record.get("config") or {}
     try:
-        local = resolve_model((run.record.get("config") or {}).get("model"), run.store).is_local
+        # An offline default is local by definition: no need to locate (or convert) it here.
+        spec = config.get("model")
+        local = spec in DEFAULT_ALIASES or resolve_model(spec, run.store).is_local
     except ModelNotFoundError:
         local = True  # the run will fail on loading and record why
     if local:
@@ -85,7 +89,7 @@ def _train(store: Store, registry: RunRegistry, run: Run, progress_bar: bool) ->
         if registry.get(run.run_id).record.get("status") == "running":
             run.finish(error=str(exc))
         return 1
-    return 0 if run.status == "succeeded" else 1
+    return 0 if run.has_model else 1
 
 
 if __name__ == "__main__":

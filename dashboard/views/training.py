@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -42,17 +43,21 @@ def render() -> None:
 
 
 def _runs_table(runs: list[Run]) -> None:
-    ui.table(runs_frame(runs))
+    frame = runs_frame(runs)
+    newest_first = list(reversed(runs))
+    for name in ("retention_perplexity_before", "retention_perplexity_after"):
+        frame[name] = [r.metrics.get(name) for r in newest_first]
+    ui.table(frame)
 
 
 def _pick_run(runs: list[Run]) -> Run:
     by_id = {r.run_id: r for r in reversed(runs)}
     ids = list(by_id)
-    succeeded = [i for i in ids if by_id[i].status == "succeeded"]
+    with_model = [i for i in ids if by_id[i].has_model]
     chosen = st.selectbox(
         "Run",
         ids,
-        index=ids.index(succeeded[0]) if succeeded else 0,
+        index=ids.index(with_model[0]) if with_model else 0,
         format_func=lambda rid: f"{rid} ({by_id[rid].status})",
         key="run_pick",
     )
@@ -73,8 +78,16 @@ def _run_details(run: Run) -> None:
             st.progress(
                 min(p["step"] / p["max_steps"], 1.0), text=f"step {p['step']}/{p['max_steps']}"
             )
+    promotion = rec.get("promotion") or {}
+    if promotion.get("reason"):
+        by_hand = " (overruled by hand)" if rec.get("decision") else ""
+        st.caption(f"Promotion rule: {promotion['reason']}{by_hand}")
     cols = iter(st.columns(4))
-    for name, label in (("eval_loss", "Eval loss"), ("perplexity", "Perplexity")):
+    figures = [("eval_loss", "Eval loss"), ("perplexity", "Perplexity")]
+    if m.get("retention_perplexity_before") is not None:  # held-out traffic-sample texts
+        cols = iter([*st.columns(4), *st.columns(4)])
+        figures += [("retention_loss", "Retention loss"), ("retention_perplexity", "Retention ppl")]
+    for name, label in figures:
         before, after = m.get(f"{name}_before"), m.get(f"{name}_after")
         delta = None if before is None or after is None else f"{after - before:+.3f}"
         next(cols).metric(f"{label} before", ui.fmt_float(before))
@@ -99,7 +112,9 @@ def _history(run: Run) -> None:
             st.caption("No evaluation steps recorded.")
         else:
             ppl = ppl.assign(series="perplexity").rename(columns={"perplexity": "value"})
-            st.altair_chart(charts.curves(ppl, "perplexity"), width="stretch")
+            # Perplexity spans orders of magnitude over a fine-tune: a log scale keeps it legible.
+            log_y = alt.Y("value:Q", title="perplexity (log scale)", scale=alt.Scale(type="log"))
+            st.altair_chart(charts.curves(ppl, "perplexity").encode(y=log_y), width="stretch")
 
 
 def side_by_side(
@@ -139,7 +154,7 @@ def _probes(run: Run) -> None:
 
 
 def model_options(root: Path, runs: list[Run]) -> dict[str, str]:
-    """``{label: spec}``: the runs' base models, then every succeeded run's model, newest first."""
+    """``{label: spec}``: the runs' base models, then every finished run's model, newest first."""
     options: dict[str, str] = {}
     for run in runs:
         base = run.record.get("base_model")
@@ -150,7 +165,7 @@ def model_options(root: Path, runs: list[Run]) -> dict[str, str]:
         options[f"base: {DEFAULT_BASE}"] = DEFAULT_BASE
     for run in reversed(runs):
         model_path = run.record.get("model_path")
-        if run.status == "succeeded" and model_path and (root / model_path).is_dir():
+        if run.has_model and model_path and (root / model_path).is_dir():
             options[f"run: {run.run_id}"] = str(root / model_path)
     return options
 

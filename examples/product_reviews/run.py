@@ -2,9 +2,10 @@
 
 Synthesises review sentences, logs them one per ``log()`` call as production code would, keeps
 the Nike & product & positive-sentiment rows as edge cases, checks the text for nulls and for
-drift against last month's traffic, lets the
-retraining trigger fine-tune the offline default masked LM in the background, and prints the
-top-5 predictions for the probe sentences before and after training.
+drift against last month's traffic, lets the retraining trigger fine-tune the offline default
+causal LM (SmolLM2-135M) in the background, and prints the top-5 predictions for the blog's
+probe sentences before and after training, with the positive share, general-English checks,
+target eval and retention on the traffic sample, and whether the run was promoted.
 
 Run it with ``make demo`` or ``python -m examples.product_reviews.run --help``.
 """
@@ -24,16 +25,14 @@ from pathlib import Path
 import pandas as pd
 
 from curate import Framework, MeasurableType, Monitor
-from examples.product_reviews.data import NEGATIVE_ADJECTIVES, POSITIVE_ADJECTIVES, generate
+from examples.product_reviews.data import generate
+from examples.product_reviews.report import PROBES
 from examples.product_reviews.signals import nike, positive, product
 
-PROBES = [
-    "Nike shoes are very [MASK]",
-    "Nike athletic wear is known for being very [MASK]",
-    "Nike [MASK] shoes are very comfortable",
-    "Trousers and hoodies made by [MASK] are not very expensive",
-    "Nike tshirts are famous for being [MASK]",
-]
+#: The example's recipe: the clm defaults (top 10 blocks, learning rate 1e-4, batch 16) for 100
+#: steps (1,600 sentences: under one pass over the ~3,000 edge cases and their replay), with 128
+#: held-out edge cases for the target eval.
+TRAINING = {"task": "clm", "max_steps": 100, "max_eval_samples": 128}
 
 
 def build_config(store: Path, retrain_after: int, train: bool, epochs: float | None) -> dict:
@@ -62,8 +61,9 @@ def build_config(store: Path, retrain_after: int, train: bool, epochs: float | N
     }
     if train:
         cfg["retrain_after"] = retrain_after
-        cfg["training_args"] = {"task": "mlm", "probes": PROBES}
+        cfg["training_args"] = {**TRAINING, "probes": PROBES}
         if epochs is not None:
+            cfg["training_args"].pop("max_steps")
             cfg["training_args"]["epochs"] = epochs
     return cfg
 
@@ -96,8 +96,8 @@ def summarise(fw: Framework) -> None:
 
 
 def report_training(fw: Framework, timeout: float) -> int:
-    """Wait for the background run, then print its before/after predictions."""
-    from trainer.report import probe_report
+    """Wait for the background run, then print its before/after predictions and figures."""
+    from examples.product_reviews.report import training_report
 
     print("\nwaiting for the background training run ...", flush=True)
     started = time.perf_counter()
@@ -106,17 +106,13 @@ def report_training(fw: Framework, timeout: float) -> int:
         print("no training run was started (fewer edge cases than retrain_after)")
         return 1
     print(f"run {run.run_id}: {run.status} after {time.perf_counter() - started:.0f} s of waiting")
-    if run.status != "succeeded":
+    if not run.has_model:
         print(f"error: {run.error}\nlog: {run.path / 'worker.log'}")
         return 1
-    metrics = run.record.get("metrics", {})
-    if "perplexity_before" in metrics:
-        print(
-            f"eval perplexity: {metrics['perplexity_before']:.1f} → "
-            f"{metrics['perplexity_after']:.1f}"
-        )
-    print()
-    print(probe_report(run, POSITIVE_ADJECTIVES, NEGATIVE_ADJECTIVES))
+    timings = run.record.get("timings") or {}
+    shown = ", ".join(f"{k} {v:.0f}s" for k, v in timings.items())
+    print(f"run timings: {shown}\n")
+    print(training_report(run))
     return 0
 
 

@@ -7,9 +7,10 @@ from trainer.tasks.base import NoTrainingDataError, PreparedData, Task
 
 
 def _registry() -> dict[str, type[Task]]:
+    from trainer.tasks.clm import CausalLMTask
     from trainer.tasks.mlm import MaskedLMTask
 
-    return {MaskedLMTask.name: MaskedLMTask}
+    return {task.name: task for task in (MaskedLMTask, CausalLMTask)}
 
 
 def get_task(name: str, args: TrainingArgs | None = None) -> Task:

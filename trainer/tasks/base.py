@@ -1,8 +1,9 @@
 """The task interface: what a fine-tuning task must provide to the run loop.
 
-A task knows how to load its model class, turn the run's snapshot into tokenised train and eval
-datasets, batch them (the data collator) and probe a model. The run loop in
-:mod:`trainer.runner` does everything else (Trainer, evaluation, history, saving, the record).
+A task knows how to load its model class, tokenise the run's texts (train, target eval and
+retention, chosen by :mod:`trainer.data`), batch them (the data collator) and probe a model. The
+run loop in :mod:`trainer.runner` does everything else (Trainer, evaluation, promotion, history,
+saving, the record).
 
 >>> from trainer.tasks import get_task
 >>> get_task("mlm").name
@@ -25,12 +26,11 @@ class NoTrainingDataError(ValueError):
 
 @dataclass
 class PreparedData:
-    """Tokenised datasets ready for ``transformers.Trainer``."""
+    """Tokenised datasets ready for ``transformers.Trainer`` (``retention`` may be ``None``)."""
 
     train: Any
     eval: Any
-    rows_total: int
-    rows_dropped: int
+    retention: Any = None
 
 
 class Task(ABC):
@@ -46,8 +46,21 @@ class Task(ABC):
         """Load ``(model, tokenizer)`` from a resolved source."""
 
     @abstractmethod
-    def prepare(self, dataset: Any, tokenizer: Any) -> PreparedData:
-        """Clean, split and tokenise the snapshot (a ``datasets.Dataset``)."""
+    def encode_train(self, texts: list[str], tokenizer: Any) -> Any:
+        """The training texts as a tokenised ``datasets.Dataset``."""
+
+    @abstractmethod
+    def encode_eval(self, texts: list[str], tokenizer: Any) -> Any:
+        """Evaluation texts as a tokenised ``datasets.Dataset`` scored the same way every time."""
+
+    def prepare(self, splits: Any, tokenizer: Any) -> PreparedData:
+        """Tokenise a run's :class:`~trainer.data.TextSplits`."""
+        retention = self.encode_eval(splits.retention, tokenizer) if splits.retention else None
+        return PreparedData(
+            self.encode_train(splits.train, tokenizer),
+            self.encode_eval(splits.eval, tokenizer),
+            retention,
+        )
 
     @abstractmethod
     def collator(self, tokenizer: Any) -> Any:

@@ -1,11 +1,10 @@
 """Masked-language-model fine-tuning on the text column of the retraining set.
 
-Rows whose text is null or blank are dropped before tokenisation, so they never reach training.
-Texts are tokenised with truncation to ``max_length`` and padded per batch, or, with
+The texts come from :mod:`trainer.data` (null and blank rows already dropped). They are tokenised with truncation to ``max_length`` and padded per batch, or, with
 ``group_texts``, concatenated and cut into ``max_length`` blocks. Training batches are masked on
 the fly by ``DataCollatorForLanguageModeling`` (``mlm_probability``, optional whole-word masking);
-the eval set is masked **once** with a fixed seed, so eval loss before and after training are
-measured on exactly the same masked tokens and are comparable.
+the eval and retention sets are masked **once** with a fixed seed, so eval loss before and after
+training are measured on exactly the same masked tokens and are comparable.
 
 >>> task = MaskedLMTask(TrainingArgs())
 >>> task.name
@@ -20,7 +19,7 @@ from typing import Any
 from trainer.config import TrainingArgs
 from trainer.models import ModelSource, load_masked_lm
 from trainer.probes import probe_rows
-from trainer.tasks.base import NoTrainingDataError, PreparedData, Task
+from trainer.tasks.base import Task
 
 __all__ = ["MaskedLMCollator", "MaskedLMTask", "TrainingArgs"]
 
@@ -103,21 +102,16 @@ class MaskedLMTask(Task):
         return probe_rows(model, tokenizer, self.args.probes, self.args.top_k, stage)
 
     # -- data ------------------------------------------------------------------------------
-    def clean(self, dataset: Any) -> Any:
-        """Keep only the text column and the rows whose text is a non-blank string."""
-        column = self.args.text_column
-        if column not in dataset.column_names:
-            raise NoTrainingDataError(
-                f"the retraining set has no column {column!r} (text_column); "
-                f"columns: {', '.join(dataset.column_names)}"
-            )
-        dataset = dataset.select_columns([column])
-        kept = dataset.filter(
-            lambda batch: [isinstance(t, str) and bool(t.strip()) for t in batch[column]],
-            batched=True,
-            keep_in_memory=True,
-        )
-        return kept.flatten_indices(keep_in_memory=True)
+    def _dataset(self, texts: list[str]) -> Any:
+        import datasets
+
+        return datasets.Dataset.from_dict({self.args.text_column: list(texts)})
+
+    def encode_train(self, texts: list[str], tokenizer: Any) -> Any:
+        return self.tokenize(self._dataset(texts), tokenizer)
+
+    def encode_eval(self, texts: list[str], tokenizer: Any) -> Any:
+        return self.mask_once(self.tokenize(self._dataset(texts), tokenizer), tokenizer)
 
     def tokenize(self, dataset: Any, tokenizer: Any) -> Any:
         """Token ids (plus special-token mask, and offsets for whole-word masking)."""
@@ -175,20 +169,3 @@ class MaskedLMTask(Task):
             remove_columns=dataset.column_names,
             keep_in_memory=True,
         )
-
-    def prepare(self, dataset: Any, tokenizer: Any) -> PreparedData:
-        args = self.args
-        total = len(dataset)
-        clean = self.clean(dataset)
-        if len(clean) < 2:
-            raise NoTrainingDataError(
-                f"the snapshot has {len(clean)} usable row(s) of {total} "
-                f"(null or empty {args.text_column!r} rows are dropped); need at least 2"
-            )
-        n_eval = max(1, round(len(clean) * args.eval_fraction))
-        if args.max_eval_samples is not None:
-            n_eval = min(n_eval, args.max_eval_samples)
-        split = clean.train_test_split(test_size=n_eval, seed=args.seed, keep_in_memory=True)
-        train = self.tokenize(split["train"], tokenizer)
-        evaluation = self.mask_once(self.tokenize(split["test"], tokenizer), tokenizer)
-        return PreparedData(train, evaluation, total, total - len(clean))
