@@ -342,3 +342,9 @@ def test_every_node_is_immutable_has_slots_and_hashes_by_identity():
     twin = Signal("a", a.fn)
     assert len({a: 1, twin: 2}) == 2 and isinstance(a == twin, Signal)
     assert str(formula) == "a & ~a | (length(text) > 2) | True"
+
+
+def test_length_of_a_batch_whose_texts_are_all_missing_is_nan_not_an_error():
+    b = Batch.from_log(np.arange(2), np.zeros(2, np.int64), {"text": [None, None]})
+    assert np.isnan(Signal.length().evaluate(b)).all()
+    assert (Signal.length() > 8).evaluate(b).tolist() == [False, False]

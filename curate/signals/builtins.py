@@ -194,6 +194,9 @@ class Length(Builtin):
             lengths = pc.list_value_length(col)
         elif pa.types.is_fixed_size_list(col.type):
             lengths = pc.if_else(col.is_valid(), col.type.list_size, None)
+        elif pa.types.is_null(col.type):
+            # Every value of this batch is missing: no length, as for a single missing text.
+            return np.full(len(col), np.nan)
         else:
             raise SignalError(
                 f"signal {str(self)!r}: column {self.column!r} is {col.type}, not text"
