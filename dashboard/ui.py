@@ -128,9 +128,20 @@ def fmt_float(value: float | None, digits: int = 3) -> str:
     return "–" if value is None else f"{value:.{digits}f}"
 
 
-STATUS_COLORS = {"succeeded": "green", "running": "blue", "failed": "red"}
+# A rejected run finished cleanly but is not used: orange, apart from a run that failed.
+STATUS_COLORS = {
+    "succeeded": "green",
+    "promoted": "green",
+    "rejected": "orange",
+    "running": "blue",
+    "failed": "red",
+}
 
 
 def status_badge(status: str) -> str:
-    """A run status as a coloured Markdown badge, e.g. ``:green-badge[succeeded]``."""
+    """A run status as a coloured Markdown badge.
+
+    >>> status_badge("promoted"), status_badge("rejected")
+    (':green-badge[promoted]', ':orange-badge[rejected]')
+    """
     return f":{STATUS_COLORS.get(status, 'gray')}-badge[{status}]"
