@@ -30,6 +30,7 @@ QUICK_ARGS = {
     "memory": ["--rows", "1000000", "--every", "250000"],
     "dashboard": ["--rows", "100000", "--edge-cases", "10000", "--windows", "50"],
     "drift": ["--windows", "5"],
+    "batch": ["--rows", "200000"],
 }  # fmt: skip
 
 

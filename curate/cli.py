@@ -2,7 +2,8 @@
 
 ``curate stats --store DIR`` prints the store's counts; ``curate profile`` builds a reference
 profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the trainer;
-``curate dashboard`` serves the Streamlit app. Those of other packages are plugins (the
+``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
+existing dataset (:mod:`curate.scale.job`). Those of other packages are plugins (the
 ``curate.commands`` entry points), so the command line never imports a layer above it and a
 partial install still has a working CLI.
 
@@ -41,6 +42,30 @@ def _profile(args: argparse.Namespace) -> int:
     return cli(args.profile_args)
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from curate.scale.job import load_config, run
+
+    summary = run(load_config(args.config), args.source, args.engine, address=args.address,
+                  store=args.store, progress=not args.quiet)  # fmt: skip
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _add_batch(sub: argparse._SubParsersAction) -> None:
+    batch = sub.add_parser(
+        "batch", help="curate an existing dataset (Parquet/JSONL/CSV) into a store"
+    )
+    batch.add_argument("source", help="file, folder or glob: a path or s3://, gs://, abfs:// URI")
+    batch.add_argument(
+        "--config", required=True, help="config.py (defining config), f.py:NAME or .json"
+    )
+    batch.add_argument("--store", help="store to write (default: the config's retraining_folder)")
+    batch.add_argument("--engine", choices=("local", "ray"), default="local")
+    batch.add_argument("--address", help="Ray cluster address (engine ray; default: a local Ray)")
+    batch.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    batch.set_defaults(func=_batch)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -59,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     profile.add_argument("profile_args", nargs=argparse.REMAINDER)
     profile.set_defaults(func=_profile)
+    _add_batch(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:
             add = entry.load()

@@ -38,14 +38,18 @@ class Pipeline:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         monitors: list[BaseMonitor],
         *,
         strict: bool,
         max_buffered_rows: int,
         traffic_sample: int | None = DEFAULT_SIZE,
+        retraining_schema: pa.Schema | None = None,
     ) -> None:
+        # ``store=None``: a pipeline that only buffers (batch curation's map step, which hands
+        # its buffers back with :meth:`take`); ``retraining_schema`` then stands for the store's.
         self.store = store
+        self.retraining_schema = retraining_schema
         self.monitors = monitors
         self.strict = strict
         self.buffers = WriteBuffers(
@@ -67,6 +71,14 @@ class Pipeline:
     def write(self) -> bool:
         """Write every buffer as one segment per table; False (buffers kept) if the disk failed."""
         return self.buffers.write()
+
+    def take(self) -> tuple[list[pa.Table], list[pa.Table], list[dict], list[dict]]:
+        """Hand over and clear the buffered edge cases, quarantine, metric and alert rows."""
+        b = self.buffers
+        out = (b.tables["retraining"], b.tables["quarantine"], b.metric_rows, b.alert_rows)
+        b.tables["retraining"], b.tables["quarantine"] = [], []
+        b.metric_rows, b.alert_rows = [], []
+        return out
 
     def refused(self, message: str, raw: Any) -> None:
         """Record a call that could not be read at all: logged, counted, kept in quarantine."""
@@ -90,7 +102,7 @@ class Pipeline:
         except pa.ArrowException:
             merged = batches  # calls whose columns differ in type are monitored one by one
         for batch in merged:
-            self._process_contained(batch)
+            self.process_contained(batch)
 
     def _process_late_ground_truth(self, batch: Batch) -> None:
         for monitor in self.monitors:
@@ -99,7 +111,8 @@ class Pipeline:
                 if result is not None:
                     self._collect(result)
 
-    def _process_contained(self, batch: Batch) -> None:
+    def process_contained(self, batch: Batch) -> None:
+        """:meth:`process_batch`, with any failure recorded and the rows kept in quarantine."""
         # The last line of defence: whatever goes wrong, the rows are kept in quarantine.
         try:
             self.process_batch(batch)
@@ -194,7 +207,10 @@ class Pipeline:
     def _conform(self, table: pa.Table) -> pa.Table:
         """Cast edge-case rows to the retraining set's column types; misfits go to quarantine."""
         if self._guard is None:
-            self._guard = SchemaGuard(_existing_schema(self.store, "retraining"))
+            known = self.retraining_schema
+            if self.store is not None:
+                known = _existing_schema(self.store, "retraining")
+            self._guard = SchemaGuard(known)
         conformed, rejected = self._guard.conform(table)
         for column, mask in rejected.items():
             self.failures.schema_misfits(

@@ -149,6 +149,8 @@ class DataDriftMonitor(BaseMonitor):
 
     def _save_reference(self, profile: Any) -> None:
         # Readers (the dashboard, before any window is tested) find it as profiles/<column>.
+        if not hasattr(self.context.store, "path"):
+            return  # a store without local files (a Delta store): its readers lack profiles
         safe = re.sub(r"[^\w.-]+", "_", self.column)
         try:
             path = self.context.store.path("profiles", f"{safe}.profile")

@@ -212,12 +212,20 @@ class IntegrityMonitor(BaseMonitor):
         result = MonitorResult(violations=mask if self.config.quarantine else None)
         if self.config.quarantine and mask.any():
             result.quarantine.append(self._quarantine(batch, mask, reason, col))
+        self.count_windows(batch, mask, result)
+        return result
+
+    def count_windows(self, batch: Any, mask: np.ndarray, result: MonitorResult) -> None:
+        """Add a batch's violation mask to the open window; close the windows it completes.
+
+        Batch curation overrides this to keep the counts as mergeable partials per window
+        (:func:`window_result` closes them after the map step).
+        """
         for piece in self._windower.split(batch.ts):
             if piece.stop > piece.start:
                 self._accumulate(batch.ts[piece.start : piece.stop], mask[piece.start : piece.stop])
             if piece.closes:
                 result.extend(self._close_window())
-        return result
 
     def _never_seen(self, batch: Any, reason: str) -> MonitorResult:
         """The column has not appeared in any call yet: a configuration problem, not nulls.
@@ -269,18 +277,31 @@ class IntegrityMonitor(BaseMonitor):
         )
 
     def _close_window(self) -> MonitorResult:
-        result = MonitorResult()
         if self._n == 0:
-            return result
+            return MonitorResult()
         start, end = self._windower.window_bounds(self._first_ts or 0, self._last_ts)
-        ratio = self._violations / self._n
+        result = self.window_result(self._n, self._violations, start, end)
+        self._n = self._violations = 0
+        self._first_ts, self._last_ts = None, 0
+        return result
+
+    def window_result(self, n: int, violations: int, start: int, end: int) -> MonitorResult:
+        """The metric rows (and alert) of a closed window of ``n`` rows with ``violations``.
+
+        >>> from monitors.base import MonitorContext
+        >>> cfg = IntegrityCheck(type="data_integrity", integrity_type="non_null",
+        ...                      measurable_args={"feature_name": "text"})
+        >>> m = IntegrityMonitor(cfg, MonitorContext(store=None))
+        >>> [r["value"] for r in m.window_result(10, 5, 0, 9).metrics], m.name
+        ([5.0, 0.5], 'non_null(text)')
+        """
+        result = MonitorResult()
+        ratio = violations / n
         threshold = self.config.alert_ratio
         flagged = ratio > threshold
-        common = dict(monitor=self.kind, check=self.check, column=self.column, n=self._n,
+        common = dict(monitor=self.kind, check=self.check, column=self.column, n=n,
                       window_start=start, window_end=end)  # fmt: skip
-        result.metrics.append(
-            metric_row(metric=Metric.VIOLATIONS, value=self._violations, **common)
-        )
+        result.metrics.append(metric_row(metric=Metric.VIOLATIONS, value=violations, **common))
         result.metrics.append(
             metric_row(
                 metric=Metric.VIOLATION_RATIO,
@@ -300,13 +321,11 @@ class IntegrityMonitor(BaseMonitor):
                     value=ratio,
                     threshold=threshold,
                     message=(
-                        f"{self.name}: {self._violations} of {self._n} rows "
+                        f"{self.name}: {violations} of {n} rows "
                         f"({ratio:.1%}) violate the check; alert above {threshold:.1%}"
                     ),
                 )
             )
-        self._n = self._violations = 0
-        self._first_ts, self._last_ts = None, 0
         return result
 
     def flush(self) -> MonitorResult:

@@ -25,13 +25,13 @@ CURATE_LAYERS = {
     "core": {
         "curate.arrow_values", "curate.batch", "curate.calls", "curate.config_base",
         "curate.datasets_io", "curate.enums", "curate.errors", "curate.locks", "curate.lru",
-        "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
+        "curate.runs", "curate.schema_guard", "curate.signals", "curate.store", "curate.delta_store",
         "curate.store_reader", "curate.tables", "curate.traffic",
     },
     "framework": {
         "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",
         "curate.framework", "curate.ids", "curate.pipeline", "curate.retrainer", "curate.slack",
-        "curate.writer",
+        "curate.writer", "curate.scale",
     },
 }  # fmt: skip
 

@@ -62,6 +62,13 @@ class Signal(Constructors):
     def __delattr__(self, attr: str) -> None:
         raise AttributeError(_immutable(self, f"delete {attr!r} of"))
 
+    def __setstate__(self, state: Any) -> None:
+        # Unpickling (a distributed engine ships the config to its workers) fills the slots
+        # once, as construction does; the default protocol would go through __setattr__.
+        dict_state, slots = state if isinstance(state, tuple) else (state, None)
+        for attr, value in {**(dict_state or {}), **(slots or {})}.items():
+            object.__setattr__(self, attr, value)
+
     # Immutable, so a copy may be the node itself (the default protocol would set its slots).
     def __copy__(self) -> Signal:
         return self

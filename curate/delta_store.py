@@ -1,0 +1,205 @@
+"""A store on object storage: each table a Delta table (delta-rs), appended by many writers.
+
+On object storage there is no rename and no ``flock``, so the local folder layout
+(``docs/store.md``) cannot be shared safely. Here every table (``retraining``, ``quarantine``,
+``metrics``, ``alerts``, ``traffic``) is a Delta table under the store URI: write-once Parquet
+files plus a commit log whose commits are put-if-absent, so writers in many processes and
+machines append without a lock (delta-rs retries a commit that lost the race) and a reader sees
+one committed version of a table, never half an append. Row ids are blocks numbered by the
+commit version of a reservation in the ``_ids`` table: a version is committed by exactly one
+writer, so blocks never overlap.
+
+What this store does not do yet: training runs, run records and the training lock (a lease
+taken by conditional writes), the traffic-sample reservoir, the Framework's ``log()`` path, the
+dashboard's reads and ``curate migrate``. Batch curation (``curate batch``) writes to it.
+
+>>> import tempfile, pyarrow as pa
+>>> store = DeltaStore(tempfile.mkdtemp())
+>>> _ = store.write("metrics", pa.table({"metric": ["rows"], "value": [3.0]}))
+>>> store.read("metrics").num_rows, store.version("metrics"), store.version("alerts")
+(1, 0, None)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import pyarrow as pa
+
+from curate.errors import ConfigError, StoreError
+from curate.store_reader import TABLES, empty_schema
+
+#: Schemes a Delta store may live on (delta-rs's object stores) besides a local path.
+DELTA_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss", "file")
+ID_BLOCK = 1 << 16
+_CREATE_RETRIES = 5
+_IDS = "_ids"
+
+
+def is_uri(root: Any) -> bool:
+    """True for ``scheme://...`` strings (a local path is not a URI).
+
+    >>> is_uri("s3://b/x"), is_uri("/data/store")
+    (True, False)
+    """
+    return isinstance(root, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", root) is not None
+
+
+def open_store(root: str | os.PathLike[str]) -> Any:
+    """The store at ``root``: a :class:`DeltaStore` for an object-storage URI, else the
+    local folder store (:class:`curate.store.Store`). Other schemes are a ``ConfigError``.
+
+    >>> open_store("ftp://host/store")
+    Traceback (most recent call last):
+    curate.errors.ConfigError: store 'ftp://host/store': 'ftp://' is not supported; a store is a local folder or a Delta store on s3://, s3a://, gs://, az://, abfs://, abfss://, file://
+    """
+    text = os.fspath(root)
+    if not is_uri(text):
+        from curate.store import Store
+
+        return Store(text)
+    scheme = text.split("://", 1)[0].lower()
+    if scheme not in DELTA_SCHEMES:
+        raise ConfigError(
+            f"store {text!r}: '{scheme}://' is not supported; a store is a local folder or a "
+            "Delta store on " + ", ".join(f"{s}://" for s in DELTA_SCHEMES)
+        )
+    return DeltaStore(text)
+
+
+def _options() -> dict[str, str]:
+    # delta-rs reads AWS_* from the environment too; a plain-http endpoint (a local S3
+    # server) must be allowed explicitly.
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+    return {"AWS_ALLOW_HTTP": "true"} if endpoint.startswith("http://") else {}
+
+
+class DeltaStore:
+    """Delta tables under ``root`` (a URI or a local path); safe to append from many writers."""
+
+    def __init__(self, root: str, storage_options: dict[str, str] | None = None) -> None:
+        try:
+            import deltalake
+        except ImportError as exc:
+            raise ConfigError(
+                f"store {root!r} is a Delta store: pip install 'curate[delta]'"
+            ) from exc
+        self._dl = deltalake
+        self.root = root.rstrip("/")
+        self.storage_options = {**_options(), **(storage_options or {})}
+        self.writer_id = f"{socket.gethostname()[:16]}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+    def __repr__(self) -> str:
+        return f"DeltaStore({self.root!r})"
+
+    def uri(self, table: str) -> str:
+        """Where ``table`` lives."""
+        return f"{self.root}/{table}"
+
+    def _table(self, table: str, version: int | None = None) -> Any:
+        try:
+            return self._dl.DeltaTable(self.uri(table), version=version,
+                                       storage_options=self.storage_options)  # fmt: skip
+        except self._dl.exceptions.TableNotFoundError:
+            return None
+
+    # -- writing -----------------------------------------------------------------------------
+    def write(self, table: str, data: pa.Table, metadata: dict[str, str] | None = None) -> int:
+        """Append ``data`` to ``table`` as one commit; returns a version at or after that commit.
+
+        Columns new to the table are added (schema merge), as later local segments may have
+        more columns. The commit is atomic: a reader sees all of ``data`` or none of it.
+        """
+        if table not in (*TABLES, _IDS):
+            raise StoreError(f"unknown table {table!r}; valid tables: {', '.join(TABLES)}")
+        props = self._dl.CommitProperties(custom_metadata={"writer": self.writer_id,
+                                                           **(metadata or {})})  # fmt: skip
+        for attempt in range(_CREATE_RETRIES):
+            try:
+                self._dl.write_deltalake(self.uri(table), data, mode="append",
+                                         schema_mode="merge", storage_options=self.storage_options,
+                                         commit_properties=props)  # fmt: skip
+                break
+            except self._dl.exceptions.CommitFailedError as exc:
+                # delta-rs retries appends that lose a race, but not two writers creating the
+                # table at once: the loser appends to the table the winner created.
+                if attempt == _CREATE_RETRIES - 1:
+                    raise StoreError(f"cannot append to {self.uri(table)}: {exc}") from exc
+            except (OSError, self._dl.exceptions.DeltaError) as exc:
+                raise StoreError(f"cannot append to {self.uri(table)}: {exc}") from exc
+        return self._table(table).version()
+
+    def reserve_ids(self, count: int = ID_BLOCK) -> int:
+        """Reserve ``count`` consecutive ids; return the first.
+
+        The reservation is a commit to ``_ids``; its version, which no other writer can commit,
+        numbers the block: ids ``[version * 2**40, version * 2**40 + count)``.
+        """
+        if count > 1 << 40:
+            raise StoreError(f"cannot reserve {count} ids at once (at most 2**40)")
+        nonce = uuid.uuid4().hex
+        row = pa.table({"writer": [self.writer_id], "nonce": [nonce], "count": [count]})
+        latest = self.write(_IDS, row, {"nonce": nonce})
+        # The first version whose rows hold our nonce is our commit. Found by reading versions
+        # (bisection), not from history(): delta-rs numbers history entries by position, which
+        # is off while other writers' commits are landing.
+        dt = self._table(_IDS)
+
+        def committed(version: int) -> bool:
+            dt.load_as_version(version)
+            nonces = dt.to_pyarrow_table(columns=["nonce"]).column("nonce")
+            return nonce in set(nonces.to_pylist())
+
+        lo, hi = 0, latest
+        if not committed(hi):
+            raise StoreError(f"the id reservation {nonce} is not in {self.uri(_IDS)}")
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if committed(mid) else (mid + 1, hi)
+        return lo << 40
+
+    # -- reading -----------------------------------------------------------------------------
+    def version(self, table: str) -> int | None:
+        """The latest committed version of ``table`` (``None`` before its first write)."""
+        dt = self._table(table)
+        return None if dt is None else dt.version()
+
+    def snapshot(self) -> dict[str, int | None]:
+        """The version of every table now: read them with ``versions=`` to see this moment."""
+        return {t: self.version(t) for t in TABLES}
+
+    def read(
+        self, table: str, columns: Sequence[str] | None = None, version: int | None = None
+    ) -> pa.Table:
+        """``table`` as of ``version`` (the latest when ``None``), one consistent snapshot."""
+        dt = self._table(table, version)
+        if dt is None:
+            schema = empty_schema(table)
+            if columns is not None:
+                schema = pa.schema([schema.field(c) for c in columns if c in schema.names])
+            return schema.empty_table()
+        data = dt.to_pyarrow_table()
+        if columns is not None:
+            data = data.select([c for c in columns if c in data.column_names])
+        return data
+
+    def count(self, table: str, version: int | None = None) -> int:
+        """Rows of ``table`` at ``version``."""
+        return self.read(table, version=version).num_rows
+
+    def files(self, table: str) -> list[str]:
+        """The data files of ``table``'s latest version (what it consists of, not a listing)."""
+        dt = self._table(table)
+        return [] if dt is None else list(dt.file_uris())
+
+    def schema(self, table: str) -> pa.Schema:
+        """``table``'s schema (its fixed one before the first write)."""
+        dt = self._table(table)
+        if dt is None:
+            return empty_schema(table)
+        return pa.schema(dt.schema().to_arrow())
