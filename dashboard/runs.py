@@ -42,6 +42,30 @@ def list_runs(root: Path) -> list[Run]:
     return StoreReader(root).runs()
 
 
+#: How runs recorded before ``task_info`` existed read: the language-model tasks.
+_LM_INFO = {"task": "mlm", "probe_kind": "mask", "figures": ["loss", "perplexity"],
+            "target": "perplexity", "higher_is_better": False}  # fmt: skip
+
+#: The probe section's title and the playground's inputs, per probe kind (``task_info``).
+PROBE_VIEWS = {
+    "mask": ("Mask predictions before / after training", "a sentence with [MASK]"),
+    "mask_or_prompt": ("Mask fills and prompt continuations before / after", "a [MASK] sentence or a prompt"),
+    "labels": ("Predicted label distribution before / after", "a sentence to classify"),
+    "answers": ("Answers before / after", "a question"),
+}  # fmt: skip
+
+
+def task_info(run: Run | None) -> dict[str, Any]:
+    """What the run's task declared (figures, target, probe kind), LM defaults for old runs.
+
+    >>> from types import SimpleNamespace
+    >>> task_info(SimpleNamespace(record={"task_info": {"probe_kind": "labels"}}))["probe_kind"]
+    'labels'
+    """
+    recorded = (run.record.get("task_info") if run is not None else None) or {}
+    return {**_LM_INFO, **recorded}
+
+
 def runs_frame(runs: list[Run]) -> pd.DataFrame:
     """One row per run (newest first) for the runs table.
 
@@ -60,6 +84,10 @@ def runs_frame(runs: list[Run]) -> pd.DataFrame:
                 "duration_s": _duration(rec),
                 "rows": rec.get("snapshot_rows"),
                 "base_model": rec.get("base_model"),
+                "task": task_info(run)["task"],
+                "target": task_info(run)["target"],
+                "target_before": m.get(f"{task_info(run)['target']}_before"),
+                "target_after": m.get(f"{task_info(run)['target']}_after"),
                 "eval_loss_before": m.get("eval_loss_before"),
                 "eval_loss_after": m.get("eval_loss_after"),
                 "perplexity_before": m.get("perplexity_before"),

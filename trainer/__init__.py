@@ -6,7 +6,8 @@ The entry points (imported lazily, so ``import trainer`` stays cheap)::
     trainer.train_run(store, run) -> Run          # an existing run, locks held by the caller
     trainer.spawn_worker(store, run, pass_fds)    # python -m trainer.worker in the background
     trainer.wait_for_run(run, timeout=None) -> Run
-    trainer.load_model(spec, store=None, task="mlm"), trainer.predict_masks(model, tokenizer, ...)
+    trainer.load_model(spec, store=None, task=None), trainer.predict_masks(model, tokenizer, ...)
+    trainer.get_task(name, args)                 # a task: mlm, clm, classification, qa
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ _EXPORTS = {
     "train_run": "trainer.runner",
     "load_model": "trainer.probes",
     "predict_masks": "trainer.probes",
+    "get_task": "trainer.tasks",
     "resolve_model": "trainer.models",
     "OFFLINE_DEFAULT": "trainer.models",
     "OFFLINE_CLM_DEFAULT": "trainer.models",

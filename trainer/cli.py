@@ -37,7 +37,10 @@ def add_subcommands(subparsers: Any) -> None:
     train.add_argument("--learning-rate", type=float, help="peak learning rate")
     train.add_argument("--batch-size", type=int, help="per-device batch size")
     train.add_argument(
-        "--probe", action="append", help="a [MASK] sentence, or a prompt for clm (repeatable)"
+        "--probe",
+        action="append",
+        help="a [MASK] sentence (a prompt for clm, any sentence for classification, "
+        "'question || context' for qa; repeatable)",
     )
     train.add_argument(
         "--from-base-model", action="store_true", help="start from --model, not the last run"
@@ -57,14 +60,18 @@ def add_subcommands(subparsers: Any) -> None:
     runs.add_argument("--reason", default="", help="why (kept in the run record)")
     runs.set_defaults(func=cmd_runs)
 
-    probe = subparsers.add_parser("probe", help="top-k predictions for [MASK] sentences")
+    probe = subparsers.add_parser(
+        "probe", help="a run's predictions for probes ([MASK] sentences, sentences, questions)"
+    )
     _store_arg(probe)
     probe.add_argument(
         "--run", default="latest", help="run id or 'latest' (the latest promoted run, default)"
     )
     probe.add_argument("--top-k", type=int, default=5)
     probe.add_argument(
-        "sentences", nargs="*", help="sentences with [MASK]; none: show the run's stored probes"
+        "sentences",
+        nargs="*",
+        help="probes as the run's task takes them; none: show the run's stored probes",
     )
     probe.set_defaults(func=cmd_probe)
 
@@ -175,16 +182,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _live_probes(store: StoreReader, run: Run, sentences: list[str], top_k: int) -> str:
-    from trainer.probes import load_model, probe_rows
+    """The run's model and its base side by side, through the run's own task."""
+    from trainer.config import TrainingArgs
+    from trainer.models import resolve_model
     from trainer.report import side_by_side
+    from trainer.tasks import get_task
 
     if not run.has_model:
         raise LookupError(f"run {run.run_id} is {run.status}; it has no model to probe")
+    config = {**(run.record.get("config") or {}), "top_k": top_k, "probes": []}
+    args = TrainingArgs.model_validate(config)
+    task = get_task(args.task, args)
+    probes = [task.check_probe(s) for s in sentences]
+    # The run's model first: it tells the task its labels, which the base's head then gets.
+    model, tokenizer = task.load(resolve_model(run.run_id, store, task=args.task))
+    after = task.probe_rows(model.eval(), tokenizer, probes, "after")
     rows = []
     base = run.record.get("base_model_path") or run.record.get("base_model")
     if base:
-        model, tokenizer = load_model(base, store)
-        rows += probe_rows(model, tokenizer, sentences, top_k, "before")
-    model, tokenizer = load_model(run.run_id, store)
-    rows += probe_rows(model, tokenizer, sentences, top_k, "after")
-    return side_by_side(rows, "before", "after")
+        model, tokenizer = task.load(resolve_model(base, store, task=args.task))
+        rows += task.probe_rows(model.eval(), tokenizer, probes, "before")
+    return side_by_side(rows + after, "before", "after")

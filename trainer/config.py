@@ -1,8 +1,8 @@
 """``training_args``: the trainer's part of the user configuration, validated by pydantic.
 
 Every key is optional. ``learning_rate``, ``epochs``, ``batch_size`` and ``max_length`` default
-per task (:data:`TASK_DEFAULTS`), to the recipe tuned for that task's offline default on the
-product-review example (about 3,000 edge-case sentences):
+per task (each task module's ``defaults``, :func:`task_defaults`), to the recipe tuned for that
+task's offline default on its example:
 
 - ``mlm`` (the tiny SPLADE masked LM): 6 epochs at learning rate 1e-3, batch 32, at most 48
   tokens, 15% token masking. Fewer epochs leave the top-5 of some probe sentences unstable
@@ -11,8 +11,9 @@ product-review example (about 3,000 edge-case sentences):
   frozen), 1 epoch at learning rate 1e-4, batch 16, at most 32 tokens. On the example this kept
   every general-English check we ran (8/8), where the whole model at 5e-5 lost two of them, and
   trained 2.8x faster.
+- ``classification`` and ``qa`` (all-MiniLM-L6-v2 with a new head): see their task modules.
 
-Both: linear decay, 6% warm-up, weight decay 0.01, one CPU thread per two cores. Unknown keys
+All: linear decay, 6% warm-up, weight decay 0.01, one CPU thread per two cores. Unknown keys
 are errors that name the key and list the valid ones.
 
 >>> args = TrainingArgs.model_validate({"epochs": 2, "probes": ["Nike shoes are very [MASK]"]})
@@ -41,17 +42,37 @@ MASK_MARKERS = ("[MASK]", "{mask}", "<mask>")
 
 Precision = bool | Literal["auto"]
 
-#: Defaults that depend on the task (a key given explicitly always wins).
-TASK_DEFAULTS: dict[str, dict[str, Any]] = {
-    "mlm": {"learning_rate": 1e-3, "epochs": 6.0, "batch_size": 32, "max_length": 48},
-    "clm": {
-        "learning_rate": 1e-4,
-        "epochs": 1.0,
-        "batch_size": 16,
-        "max_length": 32,
-        "train_layers": 10,
-    },
-}
+
+class PeftArgs(StrictModel):
+    """LoRA adapters instead of full fine-tuning (the ``peft`` package).
+
+    ``target_modules`` ``"auto"`` takes the attention projections ``peft`` knows for the
+    model's architecture (BERT: query and value). The adapters are saved apart from the base
+    model (``adapter_config.json``, ``adapter_model.safetensors``); ``merge`` saves the merged
+    full model instead.
+
+    >>> PeftArgs().r, PeftArgs(target_modules=["query"]).target_modules
+    (8, ['query'])
+    """
+
+    method: Literal["lora"] = "lora"
+    r: int = Field(8, gt=0, le=1024)
+    alpha: float = Field(16, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: Literal["auto"] | list[str] = "auto"
+    merge: bool = False
+
+
+def task_defaults(task: str, lora: bool = False) -> dict[str, Any]:
+    """The training arguments whose default depends on ``task`` (and on LoRA).
+
+    >>> task_defaults("clm")["train_layers"], task_defaults("classification", lora=True)["learning_rate"]
+    (10, 0.001)
+    """
+    from trainer.tasks import task_class  # the tasks declare their defaults
+
+    cls = task_class(task)
+    return {**cls.defaults, **(cls.lora_defaults if lora else {})}
 
 
 class TrainingArgs(StrictModel):
@@ -66,9 +87,26 @@ class TrainingArgs(StrictModel):
     10
     """
 
-    task: Literal["mlm", "clm"] = "mlm"
+    #: ``mlm``, ``clm``, ``classification`` or ``qa`` (one module each in ``trainer/tasks/``).
+    task: str = "mlm"
     model: str | None = None
     text_column: str = "text"
+    #: Classification: the label of each row (``gts``: the ground truth logged with the
+    #: prediction); labels may be strings or integers, their names are kept with the model.
+    label_column: str = "gts"
+    #: Classification: ``"auto"`` weighs the loss by inverse class frequency when the largest
+    #: class has at least 1.5x the rows of the smallest; ``"weights"`` always; ``"none"`` never.
+    class_balance: Literal["auto", "weights", "none"] = "auto"
+    #: QA (SQuAD format): question, context and answers (``{"text": [...], "answer_start":
+    #: [...]}``, or the answer text alone, found in the context) columns.
+    question_column: str = "question"
+    context_column: str = "context"
+    answers_column: str = "answers"
+    #: QA: tokens shared by consecutive windows of a context longer than ``max_length``.
+    doc_stride: int = Field(64, gt=0)
+    max_answer_length: int = Field(30, gt=0)
+    #: LoRA adapters (``{"method": "lora", "r": 8, "alpha": 16, "target_modules": "auto"}``).
+    peft: PeftArgs | None = None
     epochs: float | None = Field(None, gt=0)
     max_steps: int | None = Field(None, gt=0)
     learning_rate: float | None = Field(None, gt=0, lt=1)
@@ -91,9 +129,10 @@ class TrainingArgs(StrictModel):
     #: earlier promoted runs trained on, beside the edge cases new since then. 0.3 measured on
     #: the example: retention perplexity 861 -> 9.0 (71 without replay), target 4.47 (4.27).
     replay_fraction: float = Field(0.3, ge=0, lt=1)
-    #: Promotion: target eval perplexity must fall by at least this share...
+    #: Promotion: the task's target figure (perplexity; macro-F1 for classification, F1 for
+    #: qa) must improve by at least this share of the starting model's...
     min_improvement: float = Field(0.0, ge=0, lt=1)
-    #: ...and retention perplexity may rise by at most this share of the starting model's.
+    #: ...and on retention may get worse by at most this share of the starting model's.
     retention_tolerance: float = Field(0.10, ge=0)
     seed: int = 42
     fp16: Precision = "auto"
@@ -109,8 +148,10 @@ class TrainingArgs(StrictModel):
     num_threads: int | None = Field(None, gt=0)
     logging_steps: int | None = Field(None, gt=0)
     eval_steps: int | None = Field(None, gt=0)
-    #: Mask sentences; for ``clm`` also generation prompts (no mask: greedy continuation).
-    probes: list[str] = Field(default_factory=list)
+    #: Mask sentences; for ``clm`` also generation prompts (no mask: greedy continuation); for
+    #: ``classification`` any sentence; for ``qa`` ``{"question", "context"}`` (or a string
+    #: ``"question || context"``).
+    probes: list[str | dict[str, str]] = Field(default_factory=list)
     top_k: int = Field(5, gt=0, le=100)
     max_new_tokens: int = Field(20, gt=0, le=200)
     from_base_model: bool = False
@@ -120,16 +161,16 @@ class TrainingArgs(StrictModel):
 
     @model_validator(mode="after")
     def _task_defaults(self) -> TrainingArgs:
-        for key, value in TASK_DEFAULTS[self.task].items():
+        from trainer.tasks import task_class
+
+        try:
+            cls = task_class(self.task)
+        except ValueError as exc:
+            raise ValueError(str(exc)) from None
+        for key, value in task_defaults(self.task, self.peft is not None).items():
             if getattr(self, key) is None:
                 setattr(self, key, value)
-        if self.task != "clm":  # a causal LM takes a probe without a mask as a prompt
-            for probe in self.probes:
-                if not any(marker in probe for marker in MASK_MARKERS):
-                    raise ValueError(
-                        f"probe {probe!r} has no mask; write [MASK] or {{mask}} where the model "
-                        "should fill in a word"
-                    )
+        self.probes = [cls.check_probe(probe) for probe in self.probes]
         return self
 
     def overridden(self, **changes: Any) -> TrainingArgs:

@@ -2,12 +2,15 @@
 
 A run reads only the segments its record lists (``snapshot`` for edge cases,
 ``traffic_snapshot`` for the traffic sample), so everything written while it trains counts
-toward the next run. From them it builds four lists of texts:
+toward the next run. The run's task says which columns make one example (a text; a text and
+its label; a question, its context and answers) and when two examples are the same
+(:meth:`trainer.tasks.Task.key`: the text compared lower-cased, whitespace collapsed). From
+them it builds four lists of examples:
 
 - **target eval**: held-out edge cases among those *new since the promoted run the model starts
-  from*, one row per distinct text (compared lower-cased, whitespace collapsed). Every row of a
+  from*, one row per distinct example. Every row of a
   text held out here is left out of training, so no sentence is on both sides.
-- **retention**: the first ``retention_samples`` distinct texts of the traffic sample that are
+- **retention**: the first ``retention_samples`` distinct examples of the traffic sample that are
   not edge cases of this run (the sample is in random-key order, so this is a uniform sample of
   the ordinary traffic the run is not trained to change). Training never sees these texts.
   Rows only enter the traffic sample's prefix, never leave it for the rest, so a text used
@@ -28,61 +31,60 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from trainer.config import TrainingArgs
-from trainer.tasks.base import NoTrainingDataError
+from trainer.tasks import get_task
+from trainer.tasks.base import NoTrainingDataError, Task, normalise
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from curate.runs import Run
 
-
-def normalise(text: str) -> str:
-    """The form two texts are compared in: lower case, single spaces, no edge spaces."""
-    return " ".join(text.lower().split())
+__all__ = ["TextSplits", "normalise", "select_examples", "select_texts"]
 
 
 @dataclass
 class TextSplits:
-    """The texts of one run, with the counts the run record keeps."""
+    """The examples of one run (texts for the language-model tasks), with the record's counts."""
 
-    train: list[str]
-    eval: list[str]
-    retention: list[str] = field(default_factory=list)
+    train: list[Any]
+    eval: list[Any]
+    retention: list[Any] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _texts(run: Run, table: str, files: list[Path], column: str) -> tuple[list[Any], bool]:
-    """The column's values in those segments (in order) and whether the column exists."""
+def _rows(run: Run, table: str, files: list[Path], columns: list[str]) -> tuple[list[dict], bool]:
+    """The rows of those segments (in order) and whether every column exists."""
     if not files:
         return [], True
     data = (
-        run.store.traffic_sample(None, [column], files)
+        run.store.traffic_sample(None, columns, files)
         if table == "traffic"
-        else run.store.read(table, columns=[column], files=files)
+        else run.store.read(table, columns=columns, files=files)
     )
-    if column not in data.column_names:
+    if any(c not in data.column_names for c in columns):
         return [], False
-    return data.column(column).to_pylist(), True
+    return data.select(columns).to_pylist(), True
 
 
-def _usable(values: list[Any]) -> list[str]:
-    return [v for v in values if isinstance(v, str) and v.strip()]
+def _usable(task: Task, rows: list[dict]) -> list[Any]:
+    return [e for e in map(task.example, rows) if e is not None]
 
 
-def _distinct(texts: list[str]) -> dict[str, str]:
-    """``{normalised: first text}`` in order of first appearance."""
-    out: dict[str, str] = {}
-    for text in texts:
-        out.setdefault(normalise(text), text)
+def _distinct(task: Task, examples: list[Any]) -> dict[str, Any]:
+    """``{key: first example}`` in order of first appearance."""
+    out: dict[str, Any] = {}
+    for example in examples:
+        out.setdefault(task.key(example), example)
     return out
 
 
-def _split_eval(texts: list[str], args: TrainingArgs) -> tuple[list[str], set[str]]:
-    distinct = _distinct(texts)
+def _split_eval(task: Task, examples: list[Any], args: TrainingArgs) -> tuple[list, set[str]]:
+    distinct = _distinct(task, examples)
     if len(distinct) < 2:
         raise NoTrainingDataError(
-            f"the new edge cases hold {len(distinct)} distinct usable text(s); need at least 2 "
-            f"to hold one out for evaluation (null or empty {args.text_column!r} rows are dropped)"
+            f"the new edge cases hold {len(distinct)} distinct usable text(s); need at least "
+            f"2 to hold one out for evaluation (rows with a null or empty "
+            f"{'/'.join(task.columns())!r} are dropped)"
         )
     n_eval = max(1, round(len(distinct) * args.eval_fraction))
     if args.max_eval_samples is not None:
@@ -93,11 +95,11 @@ def _split_eval(texts: list[str], args: TrainingArgs) -> tuple[list[str], set[st
 
 
 def _replay(
-    traffic: list[str], earlier: list[str], n: int, excluded: set[str], seed: int
-) -> tuple[list[str], list[str]]:
-    """``n`` replay texts: half from each source when both have them, else from either."""
-    traffic = [t for t in traffic if normalise(t) not in excluded]
-    earlier = [t for t in earlier if normalise(t) not in excluded]
+    task: Task, traffic: list, earlier: list, n: int, excluded: set[str], seed: int
+) -> tuple[list, list]:
+    """``n`` replay examples: half from each source when both have them, else from either."""
+    traffic = [t for t in traffic if task.key(t) not in excluded]
+    earlier = [t for t in earlier if task.key(t) not in excluded]
     random.Random(seed).shuffle(earlier)
     n_earlier = min(len(earlier), n // 2 if traffic else n)
     n_traffic = min(len(traffic), n - n_earlier)
@@ -106,42 +108,53 @@ def _replay(
 
 
 def select_texts(run: Run, args: TrainingArgs, previous: Run | None) -> TextSplits:
-    """The run's train, target-eval and retention texts (see the module docstring).
+    """:func:`select_examples` with the task of ``args``."""
+    return select_examples(run, get_task(args.task, args), previous)
+
+
+def _new_examples(run: Run, task: Task, new_files: list[Path]) -> tuple[list, int]:
+    columns = task.columns()
+    rows, has_columns = _rows(run, "retraining", new_files, columns)
+    if not has_columns:
+        names = run.store.schema("retraining", new_files).names
+        missing = [c for c in columns if c not in names]
+        raise NoTrainingDataError(
+            f"the retraining set has no column {', '.join(map(repr, missing))} (the "
+            f"{task.name} task reads {', '.join(columns)}); columns: {', '.join(names)}"
+        )
+    return _usable(task, rows), len(rows)
+
+
+def select_examples(run: Run, task: Task, previous: Run | None) -> TextSplits:
+    """The run's train, target-eval and retention examples (see the module docstring).
 
     ``previous`` is the promoted run whose model this run starts from (``None``: the base
     model, which has seen none of the edge cases, so all of them are new).
     """
-    column = args.text_column
+    args, columns = task.args, task.columns()
     consumed = {str(p) for p in previous.snapshot} if previous is not None else set()
     new_files = [p for p in run.snapshot if str(p) not in consumed]
     old_files = [p for p in run.snapshot if str(p) in consumed]
-    new_values, has_column = _texts(run, "retraining", new_files, column)
-    if not has_column:
-        names = run.store.schema("retraining", new_files).names
-        raise NoTrainingDataError(
-            f"the retraining set has no column {column!r} (text_column); columns: "
-            f"{', '.join(names)}"
-        )
-    new = _usable(new_values)
-    eval_texts, held = _split_eval(new, args)
-    traffic = _usable(_texts(run, "traffic", run.traffic_snapshot, column)[0])
-    earlier = _usable(_texts(run, "retraining", old_files, column)[0])
-    edge_keys = {normalise(t) for t in new + earlier}
-    ordinary = [(k, t) for k, t in _distinct(traffic).items() if k not in edge_keys]
+    new, n_rows = _new_examples(run, task, new_files)
+    eval_examples, held = _split_eval(task, new, args)
+    traffic = _usable(task, _rows(run, "traffic", run.traffic_snapshot, columns)[0])
+    earlier = _usable(task, _rows(run, "retraining", old_files, columns)[0])
+    edge_keys = {task.key(t) for t in new + earlier}
+    ordinary = [(k, t) for k, t in _distinct(task, traffic).items() if k not in edge_keys]
     retention = ordinary[: args.retention_samples]
     retained = {key for key, _ in retention}
     excluded = held | retained
-    train_new = [t for t in new if normalise(t) not in excluded]
+    train_new = [t for t in new if task.key(t) not in excluded]
     n_replay = round(len(train_new) * args.replay_fraction / (1 - args.replay_fraction))
-    rest = [t for t in traffic if normalise(t) not in retained]
-    from_traffic, from_earlier = _replay(rest, earlier, n_replay, excluded, args.seed)
+    rest = [t for t in traffic if task.key(t) not in retained]
+    from_traffic, from_earlier = _replay(task, rest, earlier, n_replay, excluded, args.seed)
     if not train_new:
         raise NoTrainingDataError(
             "every new edge case is held out for evaluation: log more distinct edge cases"
         )
     counts = {
-        "train_rows": len(new_values),
-        "rows_dropped_null_or_empty": len(new_values) - len(new),
+        "train_rows": n_rows,
+        "rows_dropped_null_or_empty": n_rows - len(new),
         "new_edge_cases": len(train_new),
         "held_out_rows": len(new) - len(train_new),
         "replay_traffic": len(from_traffic),
@@ -150,7 +163,7 @@ def select_texts(run: Run, args: TrainingArgs, previous: Run | None) -> TextSpli
     }
     return TextSplits(
         train=train_new + from_traffic + from_earlier,
-        eval=eval_texts,
-        retention=[text for _, text in retention],
+        eval=eval_examples,
+        retention=[example for _, example in retention],
         counts=counts,
     )

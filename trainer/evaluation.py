@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from trainer.history import perplexity
 from trainer.tasks.base import PreparedData
 
 
@@ -32,14 +31,19 @@ def round_to_dtype(model: Any, dtype: Any) -> None:
             param.copy_(param.to(dtype).to(param.dtype))
 
 
-def evaluate(trainer: Any, data: PreparedData) -> dict[str, float | None]:
-    """``{eval_loss, retention_loss}`` of the trainer's model (``None``: no retention set)."""
-    target = trainer.evaluate()["eval_loss"]
-    retention = None
+def evaluate(trainer: Any, task: Any, data: PreparedData) -> dict[str, Any]:
+    """The task's figures of the trainer's model on the target eval and retention sets.
+
+    ``{"eval": figures, "retention": figures or None, "details": {...}}``: figures such as
+    ``{"loss", "perplexity"}`` (:meth:`trainer.tasks.Task.score`), ``None`` for no retention
+    set; details (a confusion matrix...) keyed by set.
+    """
+    target, details = task.score(trainer, data.eval, "eval")
+    out: dict[str, Any] = {"eval": target, "retention": None, "details": {"eval": details}}
     if data.retention is not None and len(data.retention):
-        scores = trainer.evaluate(eval_dataset=data.retention, metric_key_prefix="retention")
-        retention = scores["retention_loss"]
-    return {"eval_loss": target, "retention_loss": retention}
+        out["retention"], details = task.score(trainer, data.retention, "retention")
+        out["details"]["retention"] = details
+    return out
 
 
 def _timed(timings: dict[str, float], name: str, started: float) -> None:
@@ -65,7 +69,7 @@ def before_train_after(
 ) -> dict[str, Any]:
     """Evaluate and probe, train, (round to ``save_dtype``,) evaluate and probe again."""
     started = time.monotonic()
-    before = evaluate(trainer, data)
+    before = evaluate(trainer, task, data)
     _timed(timings, "eval_before", started)
     started = time.monotonic()
     probes = _probe(trainer, task, "before")
@@ -76,7 +80,7 @@ def before_train_after(
     if save_dtype is not None:
         round_to_dtype(trainer.model, save_dtype)
     started = time.monotonic()
-    after = evaluate(trainer, data)
+    after = evaluate(trainer, task, data)
     _timed(timings, "eval_after", started)
     started = time.monotonic()
     probes += _probe(trainer, task, "after")
@@ -84,19 +88,43 @@ def before_train_after(
     return {"before": before, "after": after, "probes": probes, "train_metrics": train_metrics}
 
 
-def figures(outcome: dict[str, Any]) -> dict[str, float | None]:
-    """Target and retention loss and perplexity, before and after, as the run record keeps them.
+def metric_name(figure: str, retention: bool) -> str:
+    """The run record's name of a figure: ``loss`` is ``eval_loss`` (or ``retention_loss``).
 
-    >>> f = figures({"before": {"eval_loss": 1.0, "retention_loss": None},
-    ...              "after": {"eval_loss": 0.5, "retention_loss": None}})
-    >>> round(f["perplexity_before"], 3), f["retention_perplexity_after"]
-    (2.718, None)
+    >>> metric_name("loss", False), metric_name("loss", True), metric_name("f1", True)
+    ('eval_loss', 'retention_loss', 'retention_f1')
+    """
+    if retention:
+        return f"retention_{figure}"
+    return "eval_loss" if figure == "loss" else figure
+
+
+def figures(outcome: dict[str, Any], names: tuple[str, ...] = ("loss", "perplexity")) -> dict:
+    """Target and retention figures, before and after, as the run record keeps them.
+
+    >>> f = figures({"before": {"eval": {"loss": 1.0, "perplexity": 2.718}, "retention": None},
+    ...              "after": {"eval": {"loss": 0.5, "perplexity": 1.649}, "retention": None}})
+    >>> f["perplexity_before"], f["eval_loss_after"], f["retention_perplexity_after"]
+    (2.718, 0.5, None)
     """
     out: dict[str, float | None] = {}
     for stage in ("before", "after"):
-        losses = outcome[stage]
-        out[f"eval_loss_{stage}"] = losses["eval_loss"]
-        out[f"perplexity_{stage}"] = perplexity(losses["eval_loss"])
-        out[f"retention_loss_{stage}"] = losses["retention_loss"]
-        out[f"retention_perplexity_{stage}"] = perplexity(losses["retention_loss"])
+        for which in ("eval", "retention"):
+            values = outcome[stage][which] or {}
+            for name in names:
+                out[f"{metric_name(name, which == 'retention')}_{stage}"] = values.get(name)
+    return out
+
+
+def details(outcome: dict[str, Any]) -> dict[str, Any]:
+    """The non-scalar figures (confusion matrices, per-class scores) by stage and set.
+
+    >>> details({"before": {"details": {"eval": {}}}, "after": {"details": {"eval": {}}}})
+    {}
+    """
+    out = {}
+    for stage in ("before", "after"):
+        found = {k: v for k, v in (outcome[stage].get("details") or {}).items() if v}
+        if found:
+            out[stage] = found
     return out

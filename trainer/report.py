@@ -47,12 +47,30 @@ def _change(metrics: dict[str, Any], name: str) -> str:
     return "" if before is None else f"{_fmt(before)} -> {_fmt(after)}"
 
 
+#: What a run recorded before runs kept their task's declarations (the language-model tasks).
+_LM_INFO = {"task": "mlm", "figures": ["loss", "perplexity"], "target": "perplexity",
+            "probe_kind": "mask", "higher_is_better": False}  # fmt: skip
+
+
+def task_info(run: Run) -> dict[str, Any]:
+    """The run's ``task_info`` (figures, target, probe kind), or the language models' for
+    runs recorded before it existed.
+
+    >>> class R:
+    ...     record = {"task_info": {"target": "macro_f1"}}
+    >>> task_info(R())["target"], task_info(R())["figures"]
+    ('macro_f1', ['loss', 'perplexity'])
+    """
+    return {**_LM_INFO, **(run.record.get("task_info") or {})}
+
+
 def runs_table(runs: Iterable[Run]) -> str:
-    """One line per run: id, status, trigger, rows, base model, target and retention perplexity
-    before → after."""
+    """One line per run: id, status, trigger, rows, base model, the task's target figure on
+    target eval and retention before → after."""
     rows = []
     for run in runs:
         rec, metrics = run.record, run.record.get("metrics") or {}
+        target = task_info(run)["target"]
         rows.append(
             {
                 "run": run.run_id,
@@ -62,20 +80,42 @@ def runs_table(runs: Iterable[Run]) -> str:
                 "took": _duration(rec),
                 "rows": rec.get("snapshot_rows"),
                 "from": rec.get("base_model"),
-                "perplexity": _change(metrics, "perplexity"),
-                "retention": _change(metrics, "retention_perplexity"),
+                "task": task_info(run)["task"],
+                "target": f"{target} {_change(metrics, target)}" if metrics else "",
+                "retention": _change(metrics, f"retention_{target}"),
                 "error": (run.error or "").splitlines()[0][:60] if run.error else None,
             }
         )
-    columns = ["run", "status", "trigger", "created", "took", "rows", "from", "perplexity"]
+    columns = ["run", "status", "trigger", "created", "took", "rows", "task", "from", "target"]
     columns.append("retention")
     if any(r["error"] for r in rows):
         columns.append("error")
     return format_table(rows, columns)
 
 
+def _figure_lines(m: dict[str, Any], figures: Sequence[str]) -> list[str]:
+    sets = (
+        ("", "target eval", f"{m.get('eval_samples')} held-out edge cases"),
+        ("retention_", "retention", f"{m.get('retention_samples')} held-out traffic-sample texts"),
+    )
+    lines = []
+    for prefix, label, count in sets:
+        for figure in figures:
+            name = f"{prefix}{figure}" if prefix or figure != "loss" else "eval_loss"
+            before, after = m.get(f"{name}_before"), m.get(f"{name}_after")
+            if figure == "loss" or before is None:
+                continue
+            change = "" if after is None or not before else f" ({(after - before) / before:+.1%})"
+            text = (
+                f"{_fmt(before, 4 if before < 10 else 2)} -> {_fmt(after, 4 if before < 10 else 2)}"
+            )
+            lines.append(f"{label} {figure.replace('_', ' ')} ({count}): {text}{change}")
+    return lines
+
+
 def figures_report(run: Run) -> str:
-    """Target eval and retention, before → after, with what the training set held.
+    """The task's figures on target eval and retention, before → after, with what the
+    training set held.
 
     >>> from curate.runs import Run
     >>> class R:  # a stand-in store-less run
@@ -86,20 +126,11 @@ def figures_report(run: Run) -> str:
     training rows: 90 new edge cases, 0 replayed from traffic, 0 replayed earlier edge cases
     """
     m = run.record.get("metrics") or {}
-    lines = []
-    for name, label, count in (
-        ("perplexity", "target eval perplexity", f"{m.get('eval_samples')} held-out edge cases"),
-        (
-            "retention_perplexity",
-            "retention perplexity",
-            f"{m.get('retention_samples')} held-out traffic-sample texts",
-        ),
-    ):
-        before, after = m.get(f"{name}_before"), m.get(f"{name}_after")
-        if before is None:
-            continue
-        change = "" if after is None else f" ({(after - before) / before:+.1%})"
-        lines.append(f"{label} ({count}): {_fmt(before)} -> {_fmt(after)}{change}")
+    lines = _figure_lines(m, task_info(run)["figures"])
+    if m.get("trainable_parameters") and m.get("total_parameters"):
+        lines.append(
+            f"trainable parameters: {m['trainable_parameters']:,} of {m['total_parameters']:,}"
+        )
     lines.append(
         f"training rows: {m.get('new_edge_cases', 0)} new edge cases, "
         f"{m.get('replay_traffic', 0)} replayed from traffic, "

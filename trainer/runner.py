@@ -5,14 +5,18 @@
     (the run record)    status (promoted|rejected), promotion, metrics, timings, base_model,
                         starts_from, model_path, error
     training_args.json  the validated TrainingArgs the run used
-    model/              model + tokenizer (``save_pretrained``: safetensors), renamed into place
+    model/              model + tokenizer (``save_pretrained``: safetensors), renamed into place;
+                        with ``peft``: the LoRA adapters and the base model's config instead
     history.parquet     step, epoch, loss, eval_loss, perplexity, learning_rate
-    probes.parquet      probe, stage (before|after), rank, token, score
+    probes.parquet      probe, stage (before|after), rank, token, score, context (QA only)
     train.log           the worker's log (background runs)
 
 A run starts from the latest promoted run's model (same configured ``model``) or the base
-model, trains on the texts :mod:`trainer.data` selects, measures target eval and retention
-before and after, and is promoted or rejected by :mod:`trainer.promotion`. Any exception is
+model, trains on the examples :mod:`trainer.data` selects, measures the task's figures on
+target eval and retention before and after, and is promoted or rejected by
+:mod:`trainer.promotion` on the figure its task names. Nothing here depends on the task: the
+task object (:mod:`trainer.tasks`) declares columns, preparation, figures and probes, and the
+record keeps its declarations as ``task_info`` for the reports and the dashboard. Any exception is
 recorded in the run record as ``failed`` with the error and a traceback summary; files of
 earlier runs are never touched, and a partial model is never left under ``model/``. Training
 reads only the segments listed in the run's record, so rows written while it trains count
@@ -43,13 +47,14 @@ import pyarrow.parquet as pq
 from curate.runs import Run
 from curate.store import Store
 from trainer.config import TrainingArgs
-from trainer.data import select_texts
-from trainer.evaluation import before_train_after, figures
-from trainer.freezing import freeze_below, trainable_share
+from trainer.data import select_examples
+from trainer.evaluation import before_train_after, details, figures
+from trainer.freezing import trainable_share
 from trainer.history import HistoryCallback
+from trainer.lora import parameter_counts, prepare_model, save_model
 from trainer.models import DEFAULT_ALIASES, OFFLINE_DEFAULTS, ModelSource, resolve_model
 from trainer.promotion import decide
-from trainer.tasks import get_task
+from trainer.tasks import Task, get_task, task_class
 
 log = logging.getLogger("trainer")
 
@@ -60,6 +65,7 @@ PROBES_SCHEMA = pa.schema(
         ("rank", pa.int32()),
         ("token", pa.string()),
         ("score", pa.float64()),
+        ("context", pa.string()),
     ]
 )
 
@@ -102,11 +108,12 @@ def cpu_has_bf16() -> bool:
 
 def precision(args: TrainingArgs, cuda: bool) -> tuple[bool, bool]:
     """``(fp16, bf16)`` with ``"auto"`` resolved: bf16 where the GPU has it, else fp16 on a
-    GPU; on a CPU bf16 for ``clm`` when the CPU has native bf16, else full precision."""
+    GPU; on a CPU bf16 for a task that gains from it (``clm``) when the CPU has native bf16,
+    else full precision."""
     import torch
 
     bf16_ok = (cuda and torch.cuda.is_bf16_supported()) or (
-        not cuda and args.task == "clm" and cpu_has_bf16()
+        not cuda and task_class(args.task).cpu_bf16 and cpu_has_bf16()
     )
     bf16 = bf16_ok if args.bf16 == "auto" else bool(args.bf16)
     fp16 = (cuda and not bf16) if args.fp16 == "auto" else bool(args.fp16)
@@ -178,21 +185,22 @@ def save_dtype(args: TrainingArgs, trained_bf16: bool) -> Any:
     return None
 
 
-def _save_model(model: Any, tokenizer: Any, run: Run, dtype: Any) -> Path:
+def _save_model(model: Any, tokenizer: Any, run: Run, dtype: Any, merge: bool) -> Path:
     """Save to a temporary folder in the run, then rename it to ``model/`` (never partial)."""
     final = run.path / "model"
     tmp = run.path / ".tmp-model"
     shutil.rmtree(tmp, ignore_errors=True)
     if dtype is not None:
         model.to(dtype)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
+    save_model(model, tokenizer, tmp, merge)
     os.replace(tmp, final)
     return final
 
 
 def _describe(exc: BaseException) -> str:
-    summary = "".join(traceback.format_exception(exc)[-6:]).strip()
+    lines = traceback.format_exception(exc)
+    # The header line says it is a traceback; the last frames say where.
+    summary = "".join(lines[:1] + lines[1:][-5:]).strip()
     return f"{type(exc).__name__}: {exc}\n{summary}"
 
 
@@ -220,6 +228,26 @@ def train_run(store: Store, run: Run, *, progress_bar: bool | None = None) -> Ru
     return run
 
 
+def _load(store: Store, run: Run, task: Task, timings: dict[str, float]) -> tuple:
+    """``(model, tokenizer, splits)``: the examples first, as they tell the model its labels."""
+    args = task.args
+    source, previous = starting_model(store, run, args)
+    run.update(
+        base_model=source.label,
+        base_model_path=source.name_or_path,
+        model_spec=model_spec(args),
+        starts_from=previous.run_id if previous is not None else None,
+        task_info=task.info(),
+    )
+    with _timed(timings, "select_data"):
+        splits = select_examples(run, task, previous)
+        task.configure(splits)
+    with _timed(timings, "load_model"):
+        model, tokenizer = task.load(source)
+        model = prepare_model(model, args, task.peft_task_type)
+    return model, tokenizer, splits
+
+
 def _train(
     store: Store, run: Run, args: TrainingArgs, timings: dict[str, float], progress_bar: bool
 ) -> dict[str, Any]:
@@ -227,31 +255,24 @@ def _train(
 
     torch.set_num_threads(cpu_threads(args))
     task = get_task(args.task, args)
-    source, previous = starting_model(store, run, args)
-    run.update(
-        base_model=source.label,
-        base_model_path=source.name_or_path,
-        model_spec=model_spec(args),
-        starts_from=previous.run_id if previous is not None else None,
-    )
-    with _timed(timings, "load_model"):
-        model, tokenizer = task.load(source)
-        if args.train_layers:
-            freeze_below(model, args.train_layers)
+    model, tokenizer, splits = _load(store, run, task, timings)
     with _timed(timings, "prepare_data"):
-        splits = select_texts(run, args, previous)
         data = task.prepare(splits, tokenizer)
     history = HistoryCallback(run)
     with tempfile.TemporaryDirectory(prefix="curate-trainer-") as out_dir:
         trainer = _hf_trainer(task, model, tokenizer, data, history, args, out_dir, progress_bar)
         dtype = save_dtype(args, trainer.args.bf16)
         outcome = before_train_after(trainer, task, data, timings, dtype)
-    metrics = {**figures(outcome), **_counts(trainer, outcome, data, splits, dtype)}
+    metrics = {**figures(outcome, task.figures), **_counts(trainer, outcome, data, splits, dtype)}
     promotion = decide(
-        metrics, min_improvement=args.min_improvement, retention_tolerance=args.retention_tolerance
+        metrics,
+        min_improvement=args.min_improvement,
+        retention_tolerance=args.retention_tolerance,
+        target=task.target,
+        higher_is_better=task.higher_is_better,
     )
     with _timed(timings, "save"):
-        _save_model(model, tokenizer, run, dtype)
+        _save_model(model, tokenizer, run, dtype, args.peft is not None and args.peft.merge)
         _write_parquet(run.path / "history.parquet", history.table())
         probes = pa.Table.from_pylist(outcome["probes"], PROBES_SCHEMA)
         _write_parquet(run.path / "probes.parquet", probes)
@@ -260,6 +281,7 @@ def _train(
         "status": promotion["status"],
         "promotion": promotion,
         "metrics": metrics,
+        "eval_details": details(outcome),
         "model_path": f"runs/{run.run_id}/model",
     }
 
@@ -269,6 +291,7 @@ def _counts(trainer: Any, outcome: dict[str, Any], data: Any, splits: Any, dtype
 
     train_metrics = outcome["train_metrics"]
     args = trainer.args
+    trainable, total = parameter_counts(trainer.model)
     return {
         **splits.counts,
         "train_samples": len(data.train),
@@ -283,6 +306,8 @@ def _counts(trainer: Any, outcome: dict[str, Any], data: Any, splits: Any, dtype
         "device": str(args.device),
         "saved_dtype": "bfloat16" if dtype is not None else "float32",
         "trainable_share": round(trainable_share(trainer.model), 4),
+        "trainable_parameters": trainable,
+        "total_parameters": total,
     }
 
 

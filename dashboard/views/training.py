@@ -1,4 +1,5 @@
-"""Training runs: the runs table, loss curves, before/after probes and a [MASK] playground."""
+"""Training runs: the runs table, figures and loss curves, before/after probes (as the run's
+probe kind reads: mask fills, label distributions, answers) and a playground for each kind."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import streamlit as st
 
 from curate.runs import Run
 from dashboard import charts, data, ui
-from dashboard.runs import list_runs, run_parquet, run_probes, runs_frame
+from dashboard.runs import PROBE_VIEWS, list_runs, run_parquet, run_probes, runs_frame, task_info
 
 DEFAULT_BASE = "curate/offline-default"
 TRY_KEY = "try_predictions"
@@ -82,16 +83,35 @@ def _run_details(run: Run) -> None:
     if promotion.get("reason"):
         by_hand = " (overruled by hand)" if rec.get("decision") else ""
         st.caption(f"Promotion rule: {promotion['reason']}{by_hand}")
-    cols = iter(st.columns(4))
-    figures = [("eval_loss", "Eval loss"), ("perplexity", "Perplexity")]
-    if m.get("retention_perplexity_before") is not None:  # held-out traffic-sample texts
-        cols = iter([*st.columns(4), *st.columns(4)])
-        figures += [("retention_loss", "Retention loss"), ("retention_perplexity", "Retention ppl")]
-    for name, label in figures:
+    info = task_info(run)
+    names = [("eval_loss", "Eval loss", False)] + [
+        (f, f.replace("_", " ").capitalize(), info["higher_is_better"] and f == info["target"])
+        for f in info["figures"] if f != "loss"
+    ]  # fmt: skip
+    if m.get(f"retention_{info['target']}_before") is not None:  # held-out traffic sample
+        names += [(f"retention_{n.removeprefix('eval_')}", f"Retention {label.lower()}", up)
+                  for n, label, up in names]  # fmt: skip
+    cols = iter([c for _ in range(-(-len(names) // 2)) for c in st.columns(4)])
+    for name, label, higher in names:
         before, after = m.get(f"{name}_before"), m.get(f"{name}_after")
         delta = None if before is None or after is None else f"{after - before:+.3f}"
         next(cols).metric(f"{label} before", ui.fmt_float(before))
-        next(cols).metric(f"{label} after", ui.fmt_float(after), delta, delta_color="inverse")
+        color = "normal" if higher or name.endswith(("accuracy", "exact_match")) else "inverse"
+        next(cols).metric(f"{label} after", ui.fmt_float(after), delta, delta_color=color)
+    _confusion(run)
+
+
+def _confusion(run: Run) -> None:
+    """The confusion matrices a run stored (classification), before and after."""
+    found = run.record.get("eval_details") or {}
+    stages = [(s, found[s]["eval"]) for s in ("before", "after") if "eval" in found.get(s, {})]
+    if not stages or "confusion" not in stages[0][1]:
+        return
+    st.caption("Confusion matrix on the target eval set (rows: true label, columns: predicted)")
+    for column, (stage, detail) in zip(st.columns(len(stages)), stages, strict=True):
+        frame = pd.DataFrame(detail["confusion"], index=detail["labels"], columns=detail["labels"])
+        column.markdown(f"**{stage}**")
+        column.table(frame)
 
 
 def _history(run: Run) -> None:
@@ -105,6 +125,8 @@ def _history(run: Run) -> None:
     with left:
         st.subheader("Loss")
         st.altair_chart(charts.curves(long, "loss"), width="stretch")
+    if "perplexity" not in task_info(run)["figures"]:
+        return  # exp(loss) means nothing for a classifier's or a QA model's loss
     with right:
         st.subheader("Perplexity")
         ppl = hist[["step", "perplexity"]].dropna() if "perplexity" in hist else pd.DataFrame()
@@ -140,11 +162,14 @@ def side_by_side(
 
 
 def _probes(run: Run) -> None:
-    st.subheader("Mask predictions before / after training")
+    st.subheader(PROBE_VIEWS.get(task_info(run)["probe_kind"], PROBE_VIEWS["mask"])[0])
     probes = run_parquet(run, "probes.parquet")
     if probes.empty or "stage" not in probes:
         st.caption("This run stored no probes (`probes.parquet`): give `training_args.probes`.")
         return
+    if "context" in probes and probes["context"].notna().any():  # QA: question over a context
+        for question, context in dict(zip(probes["probe"], probes["context"], strict=True)).items():
+            st.caption(f"**{question}** — context: {context}")
     stages = tuple(s for s in ("before", "after") if s in set(probes["stage"]))
     st.table(side_by_side(probes, stages).set_index(["probe", "rank"]))
     st.altair_chart(charts.probe_chart(probes, stages))
@@ -153,8 +178,10 @@ def _probes(run: Run) -> None:
 # -- the [MASK] playground ---------------------------------------------------------------------
 
 
-def model_options(root: Path, runs: list[Run]) -> dict[str, str]:
-    """``{label: spec}``: the runs' base models, then every finished run's model, newest first."""
+def model_options(root: Path, runs: list[Run], task: str | None = None) -> dict[str, str]:
+    """``{label: spec}``: the runs' base models, then every finished run's model, newest first
+    (only runs of ``task`` when given)."""
+    runs = [r for r in runs if task is None or task_info(r)["task"] == task]
     options: dict[str, str] = {}
     for run in runs:
         base = run.record.get("base_model")
@@ -171,22 +198,28 @@ def model_options(root: Path, runs: list[Run]) -> dict[str, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading model…")
-def _load(spec: str) -> Any:
+def _load(spec: str, task: str | None = None) -> Any:
     from trainer.probes import load_model  # lazy: the dashboard works without the trainer
 
-    return load_model(spec)
+    return load_model(spec, task=task)
 
 
-def predict(spec: str, sentence: str, top_k: int) -> list[tuple[str, float]]:
-    """Top-k ``(token, score)`` of one model for one ``[MASK]`` sentence."""
-    from trainer.probes import predict_masks
+def predict(spec: str, probe: Any, top_k: int, task: str | None = None) -> list[tuple[str, float]]:
+    """Top-k ``(answer, score)`` of one model for one probe, as the model's task answers it
+    (mask fills, label distribution, answer spans)."""
+    from trainer.config import TrainingArgs
+    from trainer.probes import model_task, resolve_model
+    from trainer.tasks import get_task
 
-    model, tokenizer = _load(spec)
-    return predict_masks(model, tokenizer, [sentence], top_k=top_k)[0]
+    model, tokenizer = _load(spec, task)
+    name = task or model_task(resolve_model(spec))
+    runner = get_task(name, TrainingArgs(task=name, top_k=top_k))
+    rows = runner.probe_rows(model, tokenizer, [runner.check_probe(probe)], "live")
+    return [(r["token"], r["score"]) for r in sorted(rows, key=lambda r: r["rank"])]
 
 
-def first_probe(run: Run | None, runs: list[Run]) -> str:
-    """The sentence the playground starts from: the chosen run's first probe, else the newest
+def first_probe(run: Run | None, runs: list[Run]) -> Any:
+    """The probe the playground starts from: the chosen run's first probe, else the newest
     run's that has one, else nothing (a store's own probes, never a fixed example).
 
     >>> first_probe(None, [])
@@ -199,20 +232,42 @@ def first_probe(run: Run | None, runs: list[Run]) -> str:
     return ""
 
 
+def _probe_input(kind: str, start: Any) -> Any:
+    """The playground's inputs for the probe kind; ``None`` until they are complete."""
+    placeholder = PROBE_VIEWS.get(kind, PROBE_VIEWS["mask"])[1]
+    if kind == "answers":
+        start = start if isinstance(start, dict) else {"question": str(start or "")}
+        question = st.text_input("Question", start.get("question", ""), placeholder=placeholder)
+        context = st.text_area("Context", start.get("context", ""))
+        return {"question": question, "context": context}
+    return st.text_input("Sentence", start if isinstance(start, str) else "",
+                         placeholder=placeholder)  # fmt: skip
+
+
+def _usable(kind: str, probe: Any) -> str | None:
+    """Why the probe cannot be predicted yet (``None``: it can)."""
+    if kind == "answers":
+        return None if probe["question"] and probe["context"] else "Type a question and a context."
+    if kind == "mask" and not any(m in probe for m in MASKS):
+        return "Type a sentence with `[MASK]` (or `{mask}`) where a word should be predicted."
+    return None if probe.strip() else "Type a sentence."
+
+
 def _playground(root: Path, runs: list[Run], run: Run | None) -> None:
-    st.subheader("Try a [MASK] sentence")
-    options = model_options(root, runs)
+    info = task_info(run or (runs[-1] if runs else None))
+    kind, task = info["probe_kind"], info["task"] if runs else None
+    st.subheader(f"Try a probe ({PROBE_VIEWS.get(kind, PROBE_VIEWS['mask'])[1]})")
+    options = model_options(root, runs, task)
     with st.form("try_mask"):
-        sentence = st.text_input(
-            "Sentence", first_probe(run, runs), placeholder="a sentence with [MASK]"
-        )
+        probe = _probe_input(kind, first_probe(run, runs))
         labels = st.multiselect("Models", list(options), default=list(options)[:2])
         top_k = st.slider("top-k", 1, 20, 5)
         go = st.form_submit_button("Predict", icon=":material/play_arrow:")
-    if go and not any(m in sentence for m in MASKS):
-        st.warning("Type a sentence with `[MASK]` (or `{mask}`) where a word should be predicted.")
+    problem = _usable(kind, probe) if go else None
+    if problem:
+        st.warning(problem)
     elif go:
-        st.session_state[TRY_KEY] = _predict_all(options, labels, sentence, top_k)
+        st.session_state[TRY_KEY] = _predict_all(options, labels, probe, top_k, task)
     rows = st.session_state.get(TRY_KEY)
     if rows:
         df = pd.DataFrame(rows)
@@ -221,15 +276,16 @@ def _playground(root: Path, runs: list[Run], run: Run | None) -> None:
         st.altair_chart(charts.probe_chart(df, stages))
 
 
-def _predict_all(options: dict[str, str], labels: list[str], sentence: str, top_k: int):
+def _predict_all(options: dict[str, str], labels: list[str], probe: Any, top_k: int, task=None):  # noqa: ANN001
     rows = []
+    shown = probe["question"] if isinstance(probe, dict) else probe
     for label in labels:
         try:
-            preds = predict(options[label], sentence, top_k)
+            preds = predict(options[label], probe, top_k, task)
         except Exception as exc:  # noqa: BLE001 - shown to the user, never raised
             st.error(f"{label}: {type(exc).__name__}: {exc}")
             continue
         for rank, (token, score) in enumerate(preds, start=1):
-            rows.append({"probe": sentence, "stage": label, "rank": rank, "token": token,
+            rows.append({"probe": shown, "stage": label, "rank": rank, "token": token,
                          "score": score})  # fmt: skip
     return rows

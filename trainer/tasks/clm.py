@@ -32,6 +32,25 @@ class CausalLMTask(Task):
     """Fine-tune a causal LM (Llama, GPT-2, SmolLM2...) on ``args.text_column``."""
 
     name = "clm"
+    defaults = {
+        "learning_rate": 1e-4,
+        "epochs": 1.0,
+        "batch_size": 16,
+        "max_length": 32,
+        "train_layers": 10,
+    }
+    lora_defaults = {"learning_rate": 1e-3}
+    probe_kind = "mask_or_prompt"
+    architecture = "ForCausalLM"
+    peft_task_type = "CAUSAL_LM"
+    cpu_bf16 = True
+
+    @classmethod
+    def check_probe(cls, probe: Any) -> Any:
+        # A causal LM takes a probe without a mask as a generation prompt.
+        if not isinstance(probe, str):
+            raise ValueError(f"probe {probe!r} is not a sentence or a prompt")
+        return probe
 
     def load(self, source: ModelSource) -> tuple[Any, Any]:
         return load_causal_lm(source)
@@ -41,11 +60,11 @@ class CausalLMTask(Task):
 
         return DataCollatorForLanguageModeling(tokenizer, mlm=False)
 
-    def probe(self, model: Any, tokenizer: Any, stage: str) -> list[dict[str, Any]]:
-        if not self.args.probes:
-            return []
+    def probe_rows(
+        self, model: Any, tokenizer: Any, probes: list[Any], stage: str
+    ) -> list[dict[str, Any]]:
         args = self.args
-        return probe_rows(model, tokenizer, args.probes, args.top_k, stage, args.max_new_tokens)
+        return probe_rows(model, tokenizer, probes, args.top_k, stage, args.max_new_tokens)
 
     def _encode(self, texts: list[str], tokenizer: Any) -> Any:
         import datasets
@@ -71,8 +90,8 @@ class CausalLMTask(Task):
         total = (len(joined["input_ids"]) // size) * size or len(joined["input_ids"])
         return {k: [v[i : i + size] for i in range(0, total, size)] for k, v in joined.items()}
 
-    def encode_train(self, texts: list[str], tokenizer: Any) -> Any:
-        return self._encode(texts, tokenizer)
+    def encode_train(self, examples: list[str], tokenizer: Any) -> Any:
+        return self._encode(examples, tokenizer)
 
-    def encode_eval(self, texts: list[str], tokenizer: Any) -> Any:
-        return self._encode(texts, tokenizer)
+    def encode_eval(self, examples: list[str], tokenizer: Any) -> Any:
+        return self._encode(examples, tokenizer)

@@ -82,6 +82,8 @@ class MaskedLMTask(Task):
     """Fine-tune a masked LM (BERT, DistilBERT, RoBERTa...) on ``args.text_column``."""
 
     name = "mlm"
+    defaults = {"learning_rate": 1e-3, "epochs": 6.0, "batch_size": 32, "max_length": 48}
+    lora_defaults = {"learning_rate": 5e-3}
 
     def load(self, source: ModelSource) -> tuple[Any, Any]:
         return load_masked_lm(source)
@@ -96,10 +98,10 @@ class MaskedLMTask(Task):
     def collator(self, tokenizer: Any) -> MaskedLMCollator:
         return MaskedLMCollator(tokenizer, self.args, seed=None)
 
-    def probe(self, model: Any, tokenizer: Any, stage: str) -> list[dict[str, Any]]:
-        if not self.args.probes:
-            return []
-        return probe_rows(model, tokenizer, self.args.probes, self.args.top_k, stage)
+    def probe_rows(
+        self, model: Any, tokenizer: Any, probes: list[Any], stage: str
+    ) -> list[dict[str, Any]]:
+        return probe_rows(model, tokenizer, probes, self.args.top_k, stage)
 
     # -- data ------------------------------------------------------------------------------
     def _dataset(self, texts: list[str]) -> Any:
@@ -107,11 +109,11 @@ class MaskedLMTask(Task):
 
         return datasets.Dataset.from_dict({self.args.text_column: list(texts)})
 
-    def encode_train(self, texts: list[str], tokenizer: Any) -> Any:
-        return self.tokenize(self._dataset(texts), tokenizer)
+    def encode_train(self, examples: list[str], tokenizer: Any) -> Any:
+        return self.tokenize(self._dataset(examples), tokenizer)
 
-    def encode_eval(self, texts: list[str], tokenizer: Any) -> Any:
-        return self.mask_once(self.tokenize(self._dataset(texts), tokenizer), tokenizer)
+    def encode_eval(self, examples: list[str], tokenizer: Any) -> Any:
+        return self.mask_once(self.tokenize(self._dataset(examples), tokenizer), tokenizer)
 
     def tokenize(self, dataset: Any, tokenizer: Any) -> Any:
         """Token ids (plus special-token mask, and offsets for whole-word masking)."""
