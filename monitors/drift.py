@@ -75,7 +75,8 @@ class DataDriftConfig(CheckBase):
 
     type: Literal["data_drift"] = MonitorKind.DATA_DRIFT.value
     measurable_args: MeasurableArgs
-    reference_dataset: Any
+    #: ``None``: the store's sample of all logged traffic (last period's traffic) is the reference.
+    reference_dataset: Any = None
     window: int | str = 5000
     method: str | list[str] = "auto"
     threshold: float | dict[str, float] | None = None
@@ -123,8 +124,6 @@ class DataDriftConfig(CheckBase):
                     f"threshold has unknown method {bad[0]!r}; valid: "
                     + ", ".join(DEFAULT_THRESHOLDS)
                 )
-        if self.reference_dataset is None:
-            raise ValueError("reference_dataset is required")
         return self
 
 
@@ -190,6 +189,8 @@ class DataDriftMonitor(BaseMonitor):
         """The reference profile; :class:`ConfigError` saying what is wrong with it, and where."""
         ref = config.reference_dataset
         where = repr(str(ref)) if isinstance(ref, str | os.PathLike) else type(ref).__name__
+        if ref is None:
+            ref, where = self._traffic_reference(), "the store's traffic sample"
         kinds = None if config.kind == "auto" else {self.column: config.kind}
         try:
             profile = as_profile(ref, [self.column], kinds)
@@ -211,6 +212,23 @@ class DataDriftMonitor(BaseMonitor):
                 f"data_drift check on {self.column!r}: reference_dataset {where}: {problem}"
             )
         return profile
+
+    def _traffic_reference(self) -> Any:
+        """The measured column of the store's traffic sample; ConfigError when it has none."""
+        sample = getattr(self.context.store, "traffic_sample", None)
+        name = self.measurable.feature_name or self.column
+        table = sample(columns=[name]) if sample is not None else None
+        if (
+            table is None
+            or name not in table.column_names
+            or not table[name].null_count < len(table)
+        ):
+            raise ConfigError(
+                f"data_drift check on {self.column!r}: no reference_dataset, and the store has no "
+                f"traffic sample of {name!r} yet; give a reference_dataset, or log production "
+                "traffic first (the check then compares with it: last period's traffic)"
+            )
+        return table.select([name])
 
     def _thresholds(self, given: float | dict[str, float] | None) -> dict[str, float]:
         out = {m: DEFAULT_THRESHOLDS[m] for m in self.methods}

@@ -13,8 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from curate import Framework
 from curate.batch import Batch
+from curate.errors import ConfigError
 from curate.store import Store
+from curate.store_reader import StoreReader
 from curate.tables import alerts_table, metrics_table
 from monitors.base import MonitorContext
 from monitors.drift import DataDriftConfig, DataDriftMonitor
@@ -357,3 +360,25 @@ def test_framework_writes_drift_metrics_and_alerts(tmp_path):
     assert (m[m.monitor == "concept_drift"].metric == "accuracy").sum() == 2
     alerts = store.read("alerts").to_pandas()
     assert set(alerts.monitor) == {"data_drift", "concept_drift"}
+
+
+def test_without_a_reference_the_traffic_sample_is_the_reference(tmp_path):
+    rng = np.random.default_rng(3)
+    with Framework({"retraining_folder": tmp_path / "s"}) as fw:
+        fw.log(inputs={"score": rng.normal(0, 1, 4000).tolist()})  # last period's traffic
+    cfg = {"retraining_folder": tmp_path / "s", "checks": [
+        {"type": "data_drift", "measurable_args": {"feature_name": "score"}, "window": 1000}]}  # fmt: skip
+    with Framework(cfg) as fw:
+        fw.log(inputs={"score": rng.normal(0, 1, 2000).tolist()})  # same distribution
+        fw.flush()
+        fw.log(inputs={"score": (rng.normal(0, 1, 2000) + 2).tolist()})  # shifted
+    m = StoreReader(tmp_path / "s").read("metrics").to_pandas()
+    flags = m[m.monitor == "data_drift"]["flagged"].tolist()
+    assert flags == [False, False, True, True]
+
+
+def test_without_a_reference_or_traffic_the_check_says_so(tmp_path):
+    cfg = {"retraining_folder": tmp_path / "s", "checks": [
+        {"type": "data_drift", "measurable_args": {"feature_name": "score"}}]}  # fmt: skip
+    with pytest.raises(ConfigError, match="no reference_dataset, and the store has no traffic"):
+        Framework(cfg)
