@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from curate.errors import StoreError
+from curate.labels import LABELS_TABLE
 from curate.store import Store
 from curate.tables import Metric, alerts_table, framework_metric, metrics_table
 from curate.traffic import DEFAULT_SIZE, TRAFFIC_TABLE, Reservoir
@@ -52,6 +53,7 @@ class WriteBuffers:
             "retraining": [],
             "quarantine": [],
             TRAFFIC_TABLE: [],
+            LABELS_TABLE: [],
         }
         #: The traffic sample (``curate.traffic``); ``None`` when ``traffic_sample`` is 0/None.
         self.traffic = Reservoir(store, traffic_sample) if traffic_sample else None

@@ -24,6 +24,7 @@ from curate.buffers import WriteBuffers
 from curate.calls import LogCall, merge_calls, mergeable_groups, to_batch
 from curate.errors import LogInputError
 from curate.failures import Failures
+from curate.labels import LABELS_TABLE, label_rows
 from curate.schema_guard import SchemaGuard
 from curate.store import Store
 from curate.tables import DISPLAY_NAME, FRAMEWORK, Metric, framework_metric, signal_column
@@ -105,6 +106,8 @@ class Pipeline:
             self.process_contained(batch)
 
     def _process_late_ground_truth(self, batch: Batch) -> None:
+        # Kept as given, so the trainer can join late labels to the edge cases they belong to.
+        self.buffers.add(LABELS_TABLE, label_rows(batch.stored_table()))
         for monitor in self.monitors:
             if monitor.uses_late_ground_truth:
                 result = self._run_monitor(monitor, batch)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.errors import StoreError
+from curate.labels import LABELS_TABLE
 from curate.locks import try_lock
 
 if TYPE_CHECKING:
@@ -92,6 +93,11 @@ class Run:
         if self.record.get("status") == "running" and self.status == "failed":
             return KILLED
         return self.record.get("error")
+
+    @property
+    def labels_snapshot(self) -> list[Path]:
+        """The late-label segments (``log_ground_truth``) that existed when the run was created."""
+        return [self.store.path(p) for p in self.record.get("labels_snapshot", [])]
 
     @property
     def traffic_snapshot(self) -> list[Path]:
@@ -264,6 +270,10 @@ class RunRegistry:
             # The traffic sample as it was, for the run's retention set and replay data.
             "traffic_snapshot": [
                 str(p.relative_to(self.store.root)) for p in self.store.files("traffic")
+            ],
+            # Late labels (``log_ground_truth``) as they were, joined to the snapshot's rows.
+            "labels_snapshot": [
+                str(p.relative_to(self.store.root)) for p in self.store.files(LABELS_TABLE)
             ],
             "config": config or {},
             "pid": os.getpid(),

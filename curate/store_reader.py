@@ -34,7 +34,7 @@ from curate.tables import FIXED_SCHEMAS, Metric
 from curate.traffic import Paths, read_sample
 
 FORMAT_VERSION = 1
-TABLES = ("retraining", "quarantine", "metrics", "alerts", "traffic")
+TABLES = ("retraining", "quarantine", "metrics", "alerts", "traffic", "labels")
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "part-", ".parquet"
 RUN_RECORD = "run.json"
 SETTINGS = "framework.json"

@@ -15,6 +15,10 @@ them it builds four lists of examples:
   the ordinary traffic the run is not trained to change). Training never sees these texts.
   Rows only enter the traffic sample's prefix, never leave it for the rest, so a text used
   as replay by one run rarely becomes a retention text of a later one.
+- **labels**: a row logged with ``identifiers`` takes the newest label ``log_ground_truth``
+  gave those identifiers before the run started (``labels_snapshot``), over the one it was
+  logged with (:func:`curate.labels.attach_labels`). A label that arrives after a run took its
+  snapshot reaches training when its row is replayed by a later run.
 - **train**: the remaining new edge cases plus **replay**: ``replay_fraction`` of the training
   rows come from the rest of the traffic sample and from the edge cases earlier promoted runs
   trained on (half each when both exist), so a run learns what is new without the whole
@@ -30,6 +34,9 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+
+from curate.labels import LABELS_TABLE, attach_labels
 from trainer.config import TrainingArgs
 from trainer.tasks import get_task
 from trainer.tasks.base import NoTrainingDataError, Task, normalise
@@ -52,15 +59,29 @@ class TextSplits:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def _rows(run: Run, table: str, files: list[Path], columns: list[str]) -> tuple[list[dict], bool]:
-    """The rows of those segments (in order) and whether every column exists."""
+def _edge_cases(run: Run, files: list[Path], columns: list[str], labels: list[Path]) -> pa.Table:
+    """Those retraining segments, with the late labels of ``labels`` joined on identifiers."""
+    names = run.store.schema("retraining", files).names
+    keys = [n for n in names if n == "identifiers" or n.startswith("identifiers.")]
+    data = run.store.read("retraining", columns=[*columns, *keys], files=files)
+    if keys and labels:
+        data = attach_labels(data, run.store.read(LABELS_TABLE, files=labels))
+    return data
+
+
+def _rows(
+    run: Run, table: str, files: list[Path], columns: list[str], labels: list[Path] | None = None
+) -> tuple[list[dict], bool]:
+    """The rows of those segments (in order) and whether every column exists.
+
+    Retraining rows take the late labels of ``labels`` (default: the run's ``labels_snapshot``).
+    """
     if not files:
         return [], True
-    data = (
-        run.store.traffic_sample(None, columns, files)
-        if table == "traffic"
-        else run.store.read(table, columns=columns, files=files)
-    )
+    if table == "traffic":
+        data = run.store.traffic_sample(None, columns, files)
+    else:
+        data = _edge_cases(run, files, columns, run.labels_snapshot if labels is None else labels)
     if any(c not in data.column_names for c in columns):
         return [], False
     return data.select(columns).to_pylist(), True
@@ -125,6 +146,21 @@ def _new_examples(run: Run, task: Task, new_files: list[Path]) -> tuple[list, in
     return _usable(task, rows), len(rows)
 
 
+def _earlier(run: Run, task: Task, old_files: list[Path], previous: Run | None) -> tuple:
+    """Examples of segments ``previous`` trained on: those usable only since a late label
+    arrived after ``previous`` started (new to the model), and the rest (replay)."""
+    now = _rows(run, "retraining", old_files, task.columns())[0]
+    if previous is None or not now:
+        return [], _usable(task, now)
+    then = _rows(run, "retraining", old_files, task.columns(), previous.labels_snapshot)[0]
+    labelled, earlier = [], []
+    for row, before in zip(now, then, strict=True):
+        example = task.example(row)
+        if example is not None:
+            (labelled if task.example(before) is None else earlier).append(example)
+    return labelled, earlier
+
+
 def select_examples(run: Run, task: Task, previous: Run | None) -> TextSplits:
     """The run's train, target-eval and retention examples (see the module docstring).
 
@@ -136,9 +172,10 @@ def select_examples(run: Run, task: Task, previous: Run | None) -> TextSplits:
     new_files = [p for p in run.snapshot if str(p) not in consumed]
     old_files = [p for p in run.snapshot if str(p) in consumed]
     new, n_rows = _new_examples(run, task, new_files)
+    labelled, earlier = _earlier(run, task, old_files, previous)
+    new += labelled
     eval_examples, held = _split_eval(task, new, args)
     traffic = _usable(task, _rows(run, "traffic", run.traffic_snapshot, columns)[0])
-    earlier = _usable(task, _rows(run, "retraining", old_files, columns)[0])
     edge_keys = {task.key(t) for t in new + earlier}
     ordinary = [(k, t) for k, t in _distinct(task, traffic).items() if k not in edge_keys]
     retention = ordinary[: args.retention_samples]
@@ -156,6 +193,7 @@ def select_examples(run: Run, task: Task, previous: Run | None) -> TextSplits:
         "train_rows": n_rows,
         "rows_dropped_null_or_empty": n_rows - len(new),
         "new_edge_cases": len(train_new),
+        "labelled_since_last_run": len(labelled),
         "held_out_rows": len(new) - len(train_new),
         "replay_traffic": len(from_traffic),
         "replay_edge_cases": len(from_earlier),

@@ -6,6 +6,11 @@
 to the ``trainer`` logger and, when given a run, keeps the run record's ``progress`` current so the
 CLI and dashboard can show how far a background run has got.
 
+It also skips the evaluation ``eval_steps`` would run at the very last step (the run's "after"
+evaluation measures the final model anyway, as saved, and adds that row), and sums the time of
+the evaluations run during training (``eval_seconds``), so a run can report the throughput of
+its training steps apart from them.
+
 >>> h = HistoryCallback()
 >>> h.add(step=0, epoch=0.0, eval_loss=2.0)
 >>> h.rows()[0]["perplexity"]
@@ -56,6 +61,9 @@ class HistoryCallback(TrainerCallback):
         self._rows: dict[int, dict[str, Any]] = {}
         self._last_update = 0.0
         self._started = time.monotonic()
+        #: Seconds spent in evaluations during ``trainer.train()``.
+        self.eval_seconds = 0.0
+        self._training = False
 
     def add(self, *, step: int, epoch: float | None, **values: float | None) -> None:
         """Merge ``values`` into the row of ``step`` (perplexity follows eval loss)."""
@@ -72,8 +80,20 @@ class HistoryCallback(TrainerCallback):
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows(), schema=HISTORY_SCHEMA)
 
+    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+        self._training = True
+
+    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        self._training = False
+
+    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+        if state.max_steps and state.global_step >= state.max_steps:
+            control.should_evaluate = False  # the "after" evaluation comes next
+
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         logs = logs or {}
+        if self._training and logs.get("eval_runtime") is not None:
+            self.eval_seconds += float(logs["eval_runtime"])
         values = {k: logs.get(k) for k in ("loss", "eval_loss", "learning_rate")}
         if not any(v is not None for v in values.values()):
             return

@@ -264,6 +264,7 @@ def _train(
         dtype = save_dtype(args, trainer.args.bf16)
         outcome = before_train_after(trainer, task, data, timings, dtype)
     metrics = {**figures(outcome, task.figures), **_counts(trainer, outcome, data, splits, dtype)}
+    metrics["train_steps_samples_per_second"] = _steps_throughput(outcome, history)
     promotion = decide(
         metrics,
         min_improvement=args.min_improvement,
@@ -284,6 +285,15 @@ def _train(
         "eval_details": details(outcome),
         "model_path": f"runs/{run.run_id}/model",
     }
+
+
+def _steps_throughput(outcome: dict[str, Any], history: HistoryCallback) -> float | None:
+    """Training samples per second of the optimiser steps alone (in-training evals excluded)."""
+    train = outcome["train_metrics"]
+    runtime, rate = train.get("train_runtime"), train.get("train_samples_per_second")
+    if not runtime or not rate or runtime <= history.eval_seconds:
+        return None
+    return round(rate * runtime / (runtime - history.eval_seconds), 3)
 
 
 def _counts(trainer: Any, outcome: dict[str, Any], data: Any, splits: Any, dtype: Any) -> dict:

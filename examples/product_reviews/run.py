@@ -89,7 +89,9 @@ def summarise(fw: Framework) -> None:
     stats = fw.stats()
     files = ", ".join(f"{k}: {v}" for k, v in stats["files"].items())
     print(f"rows logged:      {stats['rows_logged']:,}")
-    print(f"edge cases:       {stats['edge_cases']:,} (retrain_after = {stats['retrain_after']:,})")
+    after = stats["retrain_after"]
+    trigger = f"retrain_after = {after:,}" if after is not None else "no automatic training"
+    print(f"edge cases:       {stats['edge_cases']:,} ({trigger})")
     print(f"nulls found:      {stats['quarantined']:,} rows quarantined")
     print(f"files written:    {files}")
     print(f"store:            {fw.store.root}")
