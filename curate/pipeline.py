@@ -154,6 +154,7 @@ class Pipeline:
         if batch.problems:
             violations |= self.failures.cell_problems(batch)
         masks: list[tuple[str, np.ndarray, dict[str, np.ndarray]]] = []
+        deferred: list[tuple[BaseMonitor, MonitorResult]] = []
         for monitor in self.monitors:
             result = self._run_monitor(monitor, batch)
             if result is None:
@@ -164,11 +165,35 @@ class Pipeline:
                 self.failures.check_error(monitor.kind, monitor.name, message, len(batch))
             if result.violations is not None:
                 violations |= result.violations
-            if result.edge_mask is not None:
+            if result.deferred:
+                deferred.append((monitor, result))
+            elif result.edge_mask is not None:
                 masks.append((result.reason or monitor.name, result.edge_mask, result.leaves))
             self._collect(result)
-        if masks:
-            self._buffer_edge_cases(batch, masks, violations)
+        selected = self._buffer_edge_cases(batch, masks, violations)
+        if deferred:
+            self._settle(batch, deferred, ~violations & ~selected)
+
+    def _settle(
+        self,
+        batch: Batch,
+        deferred: list[tuple[BaseMonitor, MonitorResult]],
+        allowed: np.ndarray,
+    ) -> None:
+        """Checks that hold their edge cases (a budget) choose among the rows still free.
+
+        Once violations are known: a held row is then one the retraining set may take. A row
+        goes to the first such check (in config order) that keeps it, so no row is written
+        twice; the rows other checks collected in this batch are edge cases already.
+        """
+        for monitor, result in deferred:
+            try:
+                settled, held = monitor.settle(batch, result, allowed)
+            except Exception as exc:
+                self.failures.monitor_failed(monitor.kind, monitor.name, batch, exc)
+                continue
+            allowed = allowed & ~held
+            self._collect(settled)
 
     def _run_monitor(self, monitor: BaseMonitor, batch: Batch) -> MonitorResult | None:
         try:
@@ -182,14 +207,15 @@ class Pipeline:
         batch: Batch,
         masks: list[tuple[str, np.ndarray, dict[str, np.ndarray]]],
         violations: np.ndarray,
-    ) -> None:
+    ) -> np.ndarray:
+        """Buffer the rows some mask selects and no violation holds back; their mask."""
         selected = np.zeros(len(batch), dtype=bool)
         for _, mask, _ in masks:
             selected |= mask
         selected &= ~violations
         idx = np.flatnonzero(selected)
         if not len(idx):
-            return
+            return selected
         table = batch.take(idx).stored_table()
         # reasons: for each selected row, the formulas that selected it (built column-wise).
         hits = np.stack([mask[idx] for _, mask, _ in masks], axis=1)
@@ -206,6 +232,7 @@ class Pipeline:
                     field = pa.field(name, array.type, metadata={DISPLAY_NAME: leaf})
                     table = table.append_column(field, array)
         self.buffers.add("retraining", self._conform(table))
+        return selected
 
     def _conform(self, table: pa.Table) -> pa.Table:
         """Cast edge-case rows to the retraining set's column types; misfits go to quarantine."""
@@ -222,6 +249,11 @@ class Pipeline:
         return conformed
 
     def _collect(self, result: MonitorResult) -> None:
+        for rows in result.released:
+            # Held by a check until now (a budget window closed): vetted when they were held.
+            n = len(rows.batch)
+            chosen = [(rows.reason, np.ones(n, dtype=bool), rows.leaves)]
+            self._buffer_edge_cases(rows.batch, chosen, np.zeros(n, dtype=bool))
         for q in result.quarantine:
             self.buffers.add("quarantine", q)
         self.buffers.metric_rows.extend(result.metrics)

@@ -117,6 +117,7 @@ class Metric:
     ROWS_DROPPED = "rows_dropped"
     EDGE_CASES = "edge_cases"
     DUPLICATES_SKIPPED = "duplicates_skipped"
+    BUDGET_SKIPPED = "budget_skipped"
     VIOLATIONS = "violations"
     VIOLATION_RATIO = "violation_ratio"
     COLUMN_MISSING = "column_missing"

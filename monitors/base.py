@@ -45,6 +45,19 @@ class MonitorContext:
 
 
 @dataclass
+class EdgeRows:
+    """Edge cases a monitor held and hands over now: the rows, why, and their leaf values.
+
+    An EDGE_CASE check with a ``budget`` holds its best candidates until their window closes;
+    ``leaves`` maps each leaf's text to one value per row of ``batch``.
+    """
+
+    batch: Any
+    reason: str
+    leaves: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
 class MonitorResult:
     """What one monitor produced for one batch (or one flush).
 
@@ -52,7 +65,9 @@ class MonitorResult:
     ``leaves`` holds the per-leaf signal values of the flagged rows' batch, keyed by leaf name.
     ``violations`` marks rows that failed a check: they are kept apart and never trained on.
     ``errors`` holds what went wrong inside the check without stopping it (a signal leaf that
-    raised): the log path records each as a monitor error.
+    raised): the log path records each as a monitor error. ``deferred`` says ``edge_mask`` only
+    marks candidates: the pipeline calls :meth:`BaseMonitor.settle` once it knows which rows may
+    be kept. ``released`` holds edge cases of earlier batches (or this one) handed over now.
     """
 
     edge_mask: np.ndarray | None = None
@@ -63,6 +78,8 @@ class MonitorResult:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    deferred: bool = False
+    released: list[EdgeRows] = field(default_factory=list)
 
     def extend(self, other: MonitorResult) -> None:
         """Append ``other``'s quarantine rows, metrics and alerts to this result."""
@@ -70,6 +87,7 @@ class MonitorResult:
         self.metrics.extend(other.metrics)
         self.alerts.extend(other.alerts)
         self.errors.extend(other.errors)
+        self.released.extend(other.released)
 
 
 class BaseMonitor:
@@ -97,6 +115,18 @@ class BaseMonitor:
     def process(self, batch: Any) -> MonitorResult:  # pragma: no cover - interface
         """Look at one batch; return what should be stored."""
         raise NotImplementedError
+
+    def settle(
+        self, batch: Any, result: MonitorResult, allowed: np.ndarray
+    ) -> tuple[MonitorResult, np.ndarray]:
+        """Decide on the candidates of a ``deferred`` result of :meth:`process`.
+
+        ``allowed`` marks the rows of ``batch`` this monitor may keep: no integrity violation,
+        not already an edge case of another check. Returns what to store now (``released``
+        rows, metrics) and the rows of ``batch`` this monitor kept or holds, which the monitors
+        settled after it may no longer keep.
+        """
+        return MonitorResult(), np.zeros(len(batch), dtype=bool)
 
     def flush(self) -> MonitorResult:
         """Emit partial windows (called by ``Framework.flush()`` and ``close()``)."""

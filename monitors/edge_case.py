@@ -1,9 +1,18 @@
 """EDGE_CASE: rows for which a signal formula is true go to the retraining set.
 
+With a ``budget`` (:mod:`monitors.budget`) only the most informative selected rows of each
+window go: the check's result is *deferred*, and :meth:`EdgeCaseMonitor.settle` offers the
+rows the pipeline allows (no integrity violation, not another check's edge case) to the
+window's top ``n``, which is written when the window closes or on ``flush()``.
+
 >>> from curate.signals import Signal
 >>> cfg = EdgeCaseCheck(type="edge_case", signal_formulae=Signal.contains("nike"))
 >>> str(cfg.signal_formulae)
 "contains(text, 'nike')"
+>>> cfg = EdgeCaseCheck(type="edge_case", signal_formulae=Signal.margin() < 0.2,
+...                     budget={"n": 100, "by": Signal.margin(), "order": "ascending"})
+>>> cfg.budget.n, cfg.budget.window
+(100, 10000)
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from curate.signals.isolated import Isolated, evaluate_isolated
 from curate.tables import Metric, metric_row, quarantine_table
 from monitors import integrity_checks
 from monitors.base import BaseMonitor, MonitorResult, register
+from monitors.budget import Budget, ClosedWindow, TopN
 
 
 class EdgeCaseCheck(CheckBase):
@@ -33,7 +43,9 @@ class EdgeCaseCheck(CheckBase):
     ``dedupe="exact"`` skips rows whose ``dedupe_column`` value was already collected;
     ``dedupe="fuzzy"`` also skips near-duplicates (rapidfuzz ``ratio`` ≥ ``fuzzy_threshold``)
     among the last ``fuzzy_memory`` collected texts. Exact hashes are remembered for the last
-    ``dedupe_memory`` collected rows, so memory stays bounded.
+    ``dedupe_memory`` collected rows, so memory stays bounded. ``budget`` keeps only the ``n``
+    most informative selected rows per window (:class:`~monitors.budget.Budget`); dedupe
+    applies first, to every selected row.
     """
 
     type: Literal["edge_case"] = MonitorKind.EDGE_CASE.value
@@ -43,6 +55,7 @@ class EdgeCaseCheck(CheckBase):
     fuzzy_threshold: float = Field(95.0, gt=0, le=100)
     dedupe_memory: int = Field(1_000_000, gt=0)
     fuzzy_memory: int = Field(2_000, gt=0)
+    budget: Budget | None = None
 
     @field_validator("signal_formulae", mode="before")
     @classmethod
@@ -121,6 +134,7 @@ class EdgeCaseMonitor(BaseMonitor):
             if config.dedupe
             else None
         )
+        self._top = TopN(config.budget) if config.budget is not None else None
 
     @property
     def name(self) -> str:
@@ -130,6 +144,8 @@ class EdgeCaseMonitor(BaseMonitor):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"signal_formulae": Signal.contains("nike") & (Signal.confidence() < 0.9)}
         yield {"signal_formulae": Signal.contains("nike"), "dedupe": "exact"}
+        yield {"signal_formulae": Signal.margin() < 0.5, "budget": {"n": 5, "window": 40,
+               "by": Signal.margin(), "order": "ascending"}}  # fmt: skip
 
     def process(self, batch: Any) -> MonitorResult:
         outcome = evaluate_isolated(self.formula, batch)
@@ -142,7 +158,10 @@ class EdgeCaseMonitor(BaseMonitor):
             mask[idx[dup]] = False
             skipped = int(dup.sum())
         result = MonitorResult(edge_mask=mask, reason=self.reason, leaves=outcome.leaves)
-        result.metrics.append(self._metric(Metric.EDGE_CASES, int(mask.sum()), len(batch)))
+        if self._top is None:
+            result.metrics.append(self._metric(Metric.EDGE_CASES, int(mask.sum()), len(batch)))
+        else:
+            self._score(batch, result)  # counted per window, when the window closes
         if self._deduper is not None:
             result.metrics.append(
                 self._metric(Metric.DUPLICATES_SKIPPED, skipped, len(batch),
@@ -152,10 +171,64 @@ class EdgeCaseMonitor(BaseMonitor):
             self._isolate_failures(batch, outcome, result)
         return result
 
-    def _metric(self, metric: str, value: int, n: int, column: str = "") -> dict[str, Any]:
-        return metric_row(
-            monitor=self.kind, check=self.name, column=column, metric=metric, value=value, n=n
+    def _score(self, batch: Any, result: MonitorResult) -> None:
+        """Defer the decision to :meth:`settle`, with the budget's ranking values as a leaf."""
+        result.deferred = True
+        by = self.config.budget.by
+        if str(by) in result.leaves:
+            return  # a leaf of the formula too: computed once
+        try:
+            result.leaves[str(by)] = by.evaluate(batch).astype(np.float64)
+        except Exception as exc:
+            if self.context.strict:
+                raise
+            # The rows still compete, after every row with a value: none is lost for it.
+            result.errors.append(
+                f"budget signal {by} of check {self.name!r} failed on rows "
+                f"{batch.ids[0]}..{batch.ids[-1]}: {type(exc).__name__}: {exc}; "
+                "its rows rank last in the window"
+            )
+
+    def settle(
+        self, batch: Any, result: MonitorResult, allowed: np.ndarray
+    ) -> tuple[MonitorResult, np.ndarray]:
+        """Offer the allowed candidates to the window's top ``n``; emit the windows closed."""
+        out = MonitorResult()
+        if self._top is None:
+            return out, np.zeros(len(batch), dtype=bool)
+        scores = result.leaves.get(str(self.config.budget.by))
+        if scores is None:
+            scores = np.full(len(batch), np.nan)
+        closed, held = self._top.offer(
+            batch, result.edge_mask & allowed, scores, result.reason or self.reason, result.leaves
         )
+        for window in closed:
+            self._emit(window, out)
+        return out, held
+
+    def flush(self) -> MonitorResult:
+        """Write the open budget window's rows so far (a partial window, as drift's flush)."""
+        out = MonitorResult()
+        window = self._top.flush() if self._top is not None else None
+        if window is not None:
+            self._emit(window, out)
+        return out
+
+    def _emit(self, window: ClosedWindow, out: MonitorResult) -> None:
+        out.released.extend(window.rows)
+        bounds = {"window_start": window.start, "window_end": window.end}
+        kept = window.kept
+        out.metrics.append(self._metric(Metric.EDGE_CASES, kept, window.n, **bounds))
+        skipped = window.offered - kept
+        out.metrics.append(self._metric(Metric.BUDGET_SKIPPED, skipped, window.n, **bounds))
+
+    def _metric(
+        self, metric: str, value: int, n: int, column: str = "", **bounds: int
+    ) -> dict[str, Any]:
+        return metric_row(
+            monitor=self.kind, check=self.name, column=column, metric=metric, value=value, n=n,
+            **bounds,
+        )  # fmt: skip
 
     def _isolate_failures(self, batch: Any, outcome: Isolated, result: MonitorResult) -> None:
         """Rows the failed leaves could have changed go to quarantine; the rest are decided."""

@@ -76,6 +76,9 @@ def check_result(result: MonitorResult, n: int | None) -> None:
             assert isinstance(mask, np.ndarray) and mask.dtype == bool and mask.shape == (n,)
     for values in result.leaves.values():
         assert len(values) == n
+    for rows in result.released:
+        assert rows.reason and len(rows.batch)
+        assert all(len(v) == len(rows.batch) for v in rows.leaves.values())
     if result.metrics:
         table = metrics_table(result.metrics)
         assert table.schema.equals(METRICS_SCHEMA)
@@ -139,6 +142,12 @@ def test_process_and_flush_return_well_formed_results(kind, i, tmp_path):
         before = repr(batch.stored_table().to_pylist())  # repr: NaN == NaN
         result = monitor.process(batch)
         check_result(result, n)
+        if result.deferred:  # the pipeline settles it once it knows the rows' violations
+            settled, held = monitor.settle(batch, result, np.ones(n, dtype=bool))
+            check_result(settled, None)
+            assert held.dtype == bool and held.shape == (n,)
+            assert not (held & ~result.edge_mask).any(), "only candidates are held"
+            produced_metrics += len(settled.metrics)
         assert repr(batch.stored_table().to_pylist()) == before, "monitors must not modify batches"
         produced_metrics += len(result.metrics)
     flushed = monitor.flush()

@@ -70,6 +70,11 @@ def batch_config(config: Config | dict[str, Any]) -> Config:
                 "in, so batch mode cannot run it; use an edge_case check's dedupe (applied in "
                 "source order)"
             )
+        if getattr(check, "budget", None) is not None:
+            raise ConfigError(
+                f"checks[{i}]: an edge_case budget keeps the top rows of windows that span "
+                "fragments, so batch mode cannot run it yet; select with the formula alone"
+            )
         window = getattr(check, "window", None)
         if window is not None and parse_window(window)[0] != "rows":
             raise ConfigError(

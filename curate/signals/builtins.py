@@ -3,7 +3,8 @@
 Each is a leaf :class:`~curate.signals.leaf.Builtin` built with ``Signal.contains(...)`` etc.
 ``column`` names an input column, or an ``outputs``/``gts`` column (``"outputs"``,
 ``"outputs.label"``). Each class registers itself in ``BUILTINS`` and declares the parameters
-the shared contract test builds it with (``_unit_test_params``).
+the shared contract test builds it with (``_unit_test_params``). ``margin`` and ``label_issue``
+live in :mod:`curate.signals.uncertainty`, imported here so they register with the others.
 
 >>> import numpy as np
 >>> from curate.batch import Batch
@@ -26,8 +27,9 @@ from rapidfuzz import fuzz, process
 
 from curate.arrow_values import arrow_to_numpy, null_mask
 from curate.errors import SignalError
-from curate.signals.leaf import BUILTINS, Builtin
+from curate.signals.leaf import BUILTINS, Builtin, batch_column
 from curate.signals.node import Signal
+from curate.signals.uncertainty import LabelIssue, Margin
 
 __all__ = [
     "BUILTINS",
@@ -37,18 +39,12 @@ __all__ = [
     "Entropy",
     "InSet",
     "IsNull",
+    "LabelIssue",
     "Length",
+    "Margin",
     "Matches",
     "batch_column",
 ]
-
-
-def batch_column(sig: Signal, batch: Any, column: str) -> pa.Array:
-    """The Arrow column ``column`` of a batch, looked up in inputs, then outputs/gts/identifiers."""
-    try:
-        return batch[column]
-    except KeyError as exc:
-        raise SignalError(f"signal {str(sig)!r}: {exc.args[0]}") from None
 
 
 def _quote(value: Any) -> str:

@@ -92,6 +92,46 @@ class Constructors:
         return Entropy(column, normalize)
 
     @staticmethod
+    def margin(column: str = "outputs") -> Signal:
+        """Top-1 minus top-2 class probability (small = uncertain); NaN without probabilities.
+
+        >>> import numpy as np
+        >>> from curate.batch import Batch
+        >>> from curate.signals import Signal
+        >>> b = Batch.from_log(np.arange(1), np.zeros(1, np.int64), {"x": [1]},
+        ...                    outputs=[[0.5, 0.4, 0.1]])
+        >>> Signal.margin().evaluate(b).round(2).tolist()
+        [0.1]
+        """
+        from curate.signals.uncertainty import Margin
+
+        return Margin(column)
+
+    @staticmethod
+    def label_issue(
+        column: str = "outputs",
+        gts: str = "gts",
+        method: str = "self_confidence",
+        classes: Sequence[str] | None = None,
+    ) -> Signal:
+        """How likely each row's ground truth is wrong, in [0, 1] (cleanlab's ``1 - quality``).
+
+        ``method``: ``"self_confidence"`` (``1 - p[label]``) or ``"normalized_margin"``
+        (``1 - (p[label] - max other p + 1) / 2``). Unknown labels score NaN.
+
+        >>> import numpy as np
+        >>> from curate.batch import Batch
+        >>> from curate.signals import Signal
+        >>> b = Batch.from_log(np.arange(2), np.zeros(2, np.int64), {"x": [1, 2]},
+        ...                    outputs=[[0.9, 0.1], [0.9, 0.1]], gts=[0, 1])
+        >>> (Signal.label_issue() > 0.5).evaluate(b).tolist()
+        [False, True]
+        """
+        from curate.signals.uncertainty import LabelIssue
+
+        return LabelIssue(column, gts, method, classes)
+
+    @staticmethod
     def drift_outlier(reference: Any, column: str, kind: str = "auto", **kwargs: Any) -> Signal:
         """True for rows from regions the reference never saw (see monitors.drift_signals).
 

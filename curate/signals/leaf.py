@@ -124,6 +124,17 @@ def signal(name: str | BatchFn | None = None) -> Any:
     return wrap
 
 
+def batch_column(sig: Signal, batch: Any, column: str) -> Any:
+    """The Arrow column ``column`` of a batch, looked up in inputs, then outputs/gts/identifiers.
+
+    A missing column is a :class:`SignalError` naming the signal and the logged columns.
+    """
+    try:
+        return batch[column]
+    except KeyError as exc:
+        raise SignalError(f"signal {str(sig)!r}: {exc.args[0]}") from None
+
+
 BUILTINS: dict[str, type[Builtin]] = {}
 """Every concrete built-in leaf class, by ``module.qualname``, in definition order."""
 
