@@ -9,7 +9,7 @@
 >>> Config.load({"checks": [], "retrain_afer": 10})
 Traceback (most recent call last):
 ...
-curate.errors.ConfigError: invalid config: unknown key 'retrain_afer'; valid keys: batch_size, checks, ...
+curate.errors.ConfigError: invalid config: unknown key 'retrain_afer'; valid keys: alert_sinks, batch_size, checks, ...
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.config_base import StrictModel
 from curate.errors import ConfigError
+from curate.sinks.spec import SPECS, SinkSpec
 from curate.store_reader import local_root
 
 
@@ -65,6 +66,30 @@ def parse_check(check: Any, index: int) -> Any:
         raise ValueError(f"checks[{index}] ({kind}): {format_errors(exc)}") from None
 
 
+def parse_sink(spec: Any, index: int) -> SinkSpec:
+    """Validate one entry of ``alert_sinks`` with the model of its ``type``.
+
+    >>> parse_sink({"type": "pager", "url": "https://x.org"}, 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: alert_sinks[0]: unknown sink type 'pager'; valid types: webhook, callback, slack
+    """
+    if isinstance(spec, SinkSpec):
+        return spec
+    valid = ", ".join(SPECS)
+    if not isinstance(spec, dict):
+        raise ValueError(f"alert_sinks[{index}] must be a dict, got {type(spec).__name__}")
+    if "type" not in spec:
+        raise ValueError(f"alert_sinks[{index}]: missing key 'type'; valid types: {valid}")
+    kind = spec["type"]
+    if not isinstance(kind, str) or kind not in SPECS:
+        raise ValueError(f"alert_sinks[{index}]: unknown sink type {kind!r}; valid types: {valid}")
+    try:
+        return SPECS[kind].model_validate(spec)
+    except ValidationError as exc:
+        raise ValueError(f"alert_sinks[{index}] ({kind}): {format_errors(exc)}") from None
+
+
 class Config(StrictModel):
     """Everything a :class:`~curate.framework.Framework` needs.
 
@@ -84,6 +109,8 @@ class Config(StrictModel):
     max_pending_rows: int = Field(500_000, gt=0)
     #: Rows kept in the uniform sample of all traffic (``curate.traffic``); 0 keeps none.
     traffic_sample: int = Field(20_000, ge=0)
+    #: Where new alerts go besides the store (``curate.sinks.spec``): webhook, callback, slack.
+    alert_sinks: list[Any] = Field(default_factory=list)
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -91,6 +118,17 @@ class Config(StrictModel):
         if not isinstance(value, list | tuple):
             raise ValueError(f"checks must be a list of check dicts, got {type(value).__name__}")
         return [parse_check(c, i) for i, c in enumerate(value)]
+
+    @field_validator("alert_sinks", mode="before")
+    @classmethod
+    def _alert_sinks(cls, value: Any) -> list[Any]:
+        if value is None:
+            return []
+        if not isinstance(value, list | tuple):
+            raise ValueError(
+                f"alert_sinks must be a list of sink dicts, got {type(value).__name__}"
+            )
+        return [parse_sink(s, i) for i, s in enumerate(value)]
 
     @field_validator("training_args", mode="before")
     @classmethod
@@ -121,7 +159,9 @@ class Config(StrictModel):
         Raises :class:`~curate.errors.ConfigError` naming each wrong key and what was expected.
         """
         if isinstance(config, Config):
-            data = {**config.model_dump(), "checks": config.checks, **overrides}
+            # Validated entries as they are: a dump would turn them back into dicts to check again.
+            kept = {"checks": config.checks, "alert_sinks": config.alert_sinks}
+            data = {**config.model_dump(), **kept, **overrides}
         else:
             data = {**(config or {}), **overrides}
         if "retraining_folder" in data and isinstance(data["retraining_folder"], str | os.PathLike):

@@ -31,6 +31,7 @@ from curate.ids import IdBlocks
 from curate.pipeline import Pipeline
 from curate.retrainer import Retrainer
 from curate.runs import Run, RunRegistry
+from curate.sinks import AlertSink
 from curate.store import Store
 from curate.tables import now_us
 from curate.writer import Writer
@@ -88,6 +89,8 @@ class Framework:
         )
         # Bound once: log() is the request path, and each attribute lookup there is paid per call.
         self._take_ids, self._submit = self._ids.take, self._writer.submit
+        # Last, so a constructor that fails above leaves no sink thread behind.
+        self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
         _LIVE.add(self)
 
     def _record_settings(self) -> None:
@@ -199,12 +202,21 @@ class Framework:
         self._writer.flush(timeout)
 
     def close(self) -> None:
-        """Flush, stop the writer thread and close every monitor. Safe to call twice."""
+        """Flush, stop the writer thread, close every monitor, then deliver pending alerts.
+
+        Each alert sink gets a bounded time to deliver (``AlertSink.close``). Safe to call twice.
+        """
         if self._writer.closed:
             return
         self._writer.close()
         for monitor in self.monitors:
             monitor.close()
+        # After the writer's last flush, which wrote the final windows' alerts to the store.
+        for sink in getattr(self, "alert_sinks", []):
+            try:
+                sink.close()
+            except Exception as exc:  # noqa: BLE001 - a sink must not break close()
+                log.error("curate: closing an alert sink failed: %s", exc)
 
     def __enter__(self) -> Framework:
         return self
