@@ -3,7 +3,8 @@
 ``curate stats --store DIR`` prints the store's counts; ``curate profile`` builds a reference
 profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the trainer;
 ``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
-existing dataset (:mod:`curate.scale.job`). Those of other packages are plugins (the
+existing dataset (:mod:`curate.scale.job`); ``curate migrate SOURCE TARGET`` copies a local store
+into a Delta store (:mod:`curate.scale.migrate`). Those of other packages are plugins (the
 ``curate.commands`` entry points), so the command line never imports a layer above it and a
 partial install still has a working CLI.
 
@@ -66,6 +67,31 @@ def _add_batch(sub: argparse._SubParsersAction) -> None:
     batch.set_defaults(func=_batch)
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from curate.scale.migrate import migrate, summary_text
+
+    def progress(table: str, segment: str, rows: int) -> None:
+        print(f"{table}/{segment}: {rows} rows", file=sys.stderr)
+
+    tables = args.tables.split(",") if args.tables is not None else None
+    result = migrate(args.source, args.target, tables=tables,
+                     progress=None if args.quiet else progress)  # fmt: skip
+    print(json.dumps(result, indent=2) if args.json else summary_text(result))
+    return 0
+
+
+def _add_migrate(sub: argparse._SubParsersAction) -> None:
+    migrate = sub.add_parser(
+        "migrate", help="copy a local store into a Delta store (resumable; runs stay local)"
+    )
+    migrate.add_argument("source", help="the local store folder (a Framework's retraining_folder)")
+    migrate.add_argument("target", help="the Delta store: s3://, gs://, abfs://... URI or a path")
+    migrate.add_argument("--tables", help="comma-separated tables to copy (default: all)")
+    migrate.add_argument("--json", action="store_true", help="print the result as JSON")
+    migrate.add_argument("-q", "--quiet", action="store_true", help="no line per segment")
+    migrate.set_defaults(func=_migrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -85,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("profile_args", nargs=argparse.REMAINDER)
     profile.set_defaults(func=_profile)
     _add_batch(sub)
+    _add_migrate(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:
             add = entry.load()

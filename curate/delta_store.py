@@ -10,8 +10,9 @@ commit version of a reservation in the ``_ids`` table: a version is committed by
 writer, so blocks never overlap.
 
 What this store does not do yet: training runs, run records and the training lock (a lease
-taken by conditional writes), the traffic-sample reservoir, the Framework's ``log()`` path, the
-dashboard's reads and ``curate migrate``. Batch curation (``curate batch``) writes to it.
+taken by conditional writes), the traffic-sample reservoir, the Framework's ``log()`` path and
+the dashboard's reads. Batch curation (``curate batch``) and ``curate migrate``
+(:mod:`curate.scale.migrate`, from a local store) write to it.
 
 >>> import tempfile, pyarrow as pa
 >>> store = DeltaStore(tempfile.mkdtemp())
@@ -109,11 +110,18 @@ class DeltaStore:
             return None
 
     # -- writing -----------------------------------------------------------------------------
-    def write(self, table: str, data: pa.Table, metadata: dict[str, str] | None = None) -> int:
+    def write(
+        self,
+        table: str,
+        data: pa.Table | pa.RecordBatchReader,
+        metadata: dict[str, str] | None = None,
+    ) -> int:
         """Append ``data`` to ``table`` as one commit; returns a version at or after that commit.
 
         Columns new to the table are added (schema merge), as later local segments may have
-        more columns. The commit is atomic: a reader sees all of ``data`` or none of it.
+        more columns. The commit is atomic: a reader sees all of ``data`` or none of it. A
+        ``RecordBatchReader`` is streamed (one commit, bounded memory), but it can be read once:
+        a commit that lost the table-creation race is then an error rather than retried.
         """
         if table not in (*TABLES, _IDS):
             raise StoreError(f"unknown table {table!r}; valid tables: {', '.join(TABLES)}")
@@ -128,21 +136,23 @@ class DeltaStore:
             except self._dl.exceptions.CommitFailedError as exc:
                 # delta-rs retries appends that lose a race, but not two writers creating the
                 # table at once: the loser appends to the table the winner created.
-                if attempt == _CREATE_RETRIES - 1:
+                if attempt == _CREATE_RETRIES - 1 or isinstance(data, pa.RecordBatchReader):
                     raise StoreError(f"cannot append to {self.uri(table)}: {exc}") from exc
             except (OSError, self._dl.exceptions.DeltaError) as exc:
                 raise StoreError(f"cannot append to {self.uri(table)}: {exc}") from exc
         return self._table(table).version()
 
-    def reserve_ids(self, count: int = ID_BLOCK) -> int:
+    def reserve_ids(self, count: int = ID_BLOCK, *, nonce: str | None = None) -> int:
         """Reserve ``count`` consecutive ids; return the first.
 
         The reservation is a commit to ``_ids``; its version, which no other writer can commit,
-        numbers the block: ids ``[version * 2**40, version * 2**40 + count)``.
+        numbers the block: ids ``[version * 2**40, version * 2**40 + count)``. ``nonce`` (unique;
+        a random one by default) is the reservation's row in ``_ids``, so that a caller can
+        recognise its block later (``curate migrate`` marks the block of the ids it keeps).
         """
         if count > 1 << 40:
             raise StoreError(f"cannot reserve {count} ids at once (at most 2**40)")
-        nonce = uuid.uuid4().hex
+        nonce = nonce or uuid.uuid4().hex
         row = pa.table({"writer": [self.writer_id], "nonce": [nonce], "count": [count]})
         latest = self.write(_IDS, row, {"nonce": nonce})
         # The first version whose rows hold our nonce is our commit. Found by reading versions
@@ -187,6 +197,17 @@ class DeltaStore:
         if columns is not None:
             data = data.select([c for c in columns if c in data.column_names])
         return data
+
+    def history(self, table: str) -> list[dict[str, Any]]:
+        """The commit infos of ``table``, newest first, each commit's custom metadata (the
+        ``metadata`` given to :meth:`write`) among their keys; ``[]`` before the first write.
+
+        Their ``version`` is a position counted from the version loaded, off while other
+        writers' commits land (see :meth:`reserve_ids`): read it for what commits say, not for
+        which version they are. Entries older than the log's retention may be gone.
+        """
+        dt = self._table(table)
+        return [] if dt is None else list(dt.history())
 
     def count(self, table: str, version: int | None = None) -> int:
         """Rows of ``table`` at ``version``."""
