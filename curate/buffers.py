@@ -44,6 +44,7 @@ class WriteBuffers:
         max_rows: int,
         report: Callable[[str], None] | None = None,
         traffic_sample: int | None = DEFAULT_SIZE,
+        traffic_seed: int | None = None,
     ) -> None:
         self.store = store
         self.strict = strict
@@ -56,7 +57,7 @@ class WriteBuffers:
             LABELS_TABLE: [],
         }
         #: The traffic sample (``curate.traffic``); ``None`` when ``traffic_sample`` is 0/None.
-        self.traffic = Reservoir(store, traffic_sample) if traffic_sample else None
+        self.traffic = Reservoir(store, traffic_sample, traffic_seed) if traffic_sample else None
         self.metric_rows: list[dict[str, Any]] = []
         self.alert_rows: list[dict[str, Any]] = []
         # Failed segment writes not yet recorded in the metrics table (recorded once one works).

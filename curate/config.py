@@ -109,6 +109,9 @@ class Config(StrictModel):
     max_pending_rows: int = Field(500_000, gt=0)
     #: Rows kept in the uniform sample of all traffic (``curate.traffic``); 0 keeps none.
     traffic_sample: int = Field(20_000, ge=0)
+    #: Seeds the traffic sample's random keys, for a sample that is the same on every run of
+    #: the same stream (tests, demos); ``None``: fresh randomness. Give each writer its own.
+    traffic_seed: int | None = None
     #: Where new alerts go besides the store (``curate.sinks.spec``): webhook, callback, slack.
     alert_sinks: list[Any] = Field(default_factory=list)
 

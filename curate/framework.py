@@ -63,6 +63,7 @@ class Framework:
             strict=self.strict,
             max_buffered_rows=cfg.max_pending_rows,
             traffic_sample=cfg.traffic_sample,
+            traffic_seed=cfg.traffic_seed,
         )
         self._retrainer = Retrainer(
             self.store,

@@ -45,6 +45,7 @@ class Pipeline:
         strict: bool,
         max_buffered_rows: int,
         traffic_sample: int | None = DEFAULT_SIZE,
+        traffic_seed: int | None = None,
         retraining_schema: pa.Schema | None = None,
     ) -> None:
         # ``store=None``: a pipeline that only buffers (batch curation's map step, which hands
@@ -54,7 +55,11 @@ class Pipeline:
         self.monitors = monitors
         self.strict = strict
         self.buffers = WriteBuffers(
-            store, strict=strict, max_rows=max_buffered_rows, traffic_sample=traffic_sample
+            store,
+            strict=strict,
+            max_rows=max_buffered_rows,
+            traffic_sample=traffic_sample,
+            traffic_seed=traffic_seed,
         )
         self.failures = Failures(self.buffers, strict=strict)
         self.buffers.report = self.failures.report

@@ -120,3 +120,19 @@ def test_rows_of_another_type_are_left_out_not_breaking_the_table(tmp_path):
 def test_size_must_be_positive(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         Reservoir(Store(tmp_path / "s"), size=0)
+
+
+def test_a_seeded_sample_is_the_same_whatever_the_call_boundaries(tmp_path):
+    texts = [f"review {i}" for i in range(600)]
+    samples = []
+    for n, per_call in enumerate((1, 7, 600)):
+        cfg = {"retraining_folder": tmp_path / f"s{n}", "traffic_sample": 40, "traffic_seed": 3}
+        with Framework(cfg) as fw:
+            for at in range(0, len(texts), per_call):
+                fw.log(inputs={"text": texts[at : at + per_call]})
+        samples.append(Store(tmp_path / f"s{n}").traffic_sample().column("text").to_pylist())
+    assert samples[0] == samples[1] == samples[2] and len(samples[0]) == 40
+    other = {"retraining_folder": tmp_path / "other", "traffic_sample": 40, "traffic_seed": 4}
+    with Framework(other) as fw:
+        fw.log(inputs={"text": texts})
+    assert Store(tmp_path / "other").traffic_sample().column("text").to_pylist() != samples[0]

@@ -38,7 +38,8 @@ TRAINING_KEYS = frozenset({"orig_training_file", "annotation_method", "training_
                            "data_transformation_func"})  # fmt: skip
 NATIVE_KEYS = frozenset({"checks", "retraining_folder", "retrain_after", "training_args",
                          "on_retrain", "strict", "batch_size", "flush_interval",
-                         "max_pending_rows", "traffic_sample", "alert_sinks"})  # fmt: skip
+                         "max_pending_rows", "traffic_sample", "traffic_seed",
+                         "alert_sinks"})  # fmt: skip
 _NATIVE_KINDS = {"edge_case", "data_integrity", "data_drift", "concept_drift"}
 _UPTRAIN_INTEGRITY = {"equal_to", "minus_one", "grammar_check"}
 _DETECTOR_KEYS = {"warm_start", "warn_threshold", "alarm_threshold", "clock", "max_buckets",

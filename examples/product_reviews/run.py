@@ -58,6 +58,8 @@ def build_config(store: Path, retrain_after: int, train: bool, epochs: float | N
             },
         ],
         "retraining_folder": str(store),
+        # The same traffic sample (retention and replay texts) on every run of the demo.
+        "traffic_seed": 0,
     }
     if train:
         cfg["retrain_after"] = retrain_after
