@@ -22,9 +22,9 @@ from typing import Any
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.config_base import StrictModel
+from curate.delta_store import store_root
 from curate.errors import ConfigError
 from curate.sinks.spec import SPECS, SinkSpec
-from curate.store_reader import local_root
 
 
 def _registry() -> dict[str, type]:
@@ -99,7 +99,8 @@ class Config(StrictModel):
     """
 
     checks: list[Any] = Field(default_factory=list)
-    retraining_folder: Path = Path("curate_data")
+    #: A local folder, or an object-storage URI (``s3://...``: a Delta store, ``docs/store.md``).
+    retraining_folder: Path | str = Path("curate_data")
     retrain_after: int | None = Field(None, gt=0)
     training_args: dict[str, Any] | None = None
     on_retrain: Callable[..., Any] | None = None
@@ -168,7 +169,7 @@ class Config(StrictModel):
         else:
             data = {**(config or {}), **overrides}
         if "retraining_folder" in data and isinstance(data["retraining_folder"], str | os.PathLike):
-            data["retraining_folder"] = local_root(data["retraining_folder"])
+            data["retraining_folder"] = store_root(data["retraining_folder"])
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

@@ -9,10 +9,11 @@ one committed version of a table, never half an append. Row ids are blocks numbe
 commit version of a reservation in the ``_ids`` table: a version is committed by exactly one
 writer, so blocks never overlap.
 
-What this store does not do yet: training runs, run records and the training lock (a lease
-taken by conditional writes), the traffic-sample reservoir, the Framework's ``log()`` path and
-the dashboard's reads. Batch curation (``curate batch``) and ``curate migrate``
-(:mod:`curate.scale.migrate`, from a local store) write to it.
+The Framework's ``log()`` (``retraining_folder`` a URI), batch curation (``curate batch``) and
+``curate migrate`` (:mod:`curate.scale.migrate`, from a local store) write to it. What it does
+not do yet: training runs, run records and the training lock (a lease taken by conditional
+writes), reading the traffic sample back (a drift check needs a ``reference_dataset``) and the
+dashboard's reads.
 
 >>> import tempfile, pyarrow as pa
 >>> store = DeltaStore(tempfile.mkdtemp())
@@ -23,17 +24,21 @@ the dashboard's reads. Batch curation (``curate batch``) and ``curate migrate``
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from curate.errors import ConfigError, StoreError
-from curate.store_reader import TABLES, empty_schema
+from curate.outcomes import outcomes
+from curate.store_reader import TABLES, empty_schema, local_root
 
 #: Schemes a Delta store may live on (delta-rs's object stores) besides a local path.
 DELTA_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss", "file")
@@ -71,6 +76,21 @@ def open_store(root: str | os.PathLike[str]) -> Any:
             "Delta store on " + ", ".join(f"{s}://" for s in DELTA_SCHEMES)
         )
     return DeltaStore(text)
+
+
+def store_root(root: str | os.PathLike[str]) -> Path | str:
+    """What ``retraining_folder`` names: a local folder (a path or ``file://``) as a resolved
+    path, an object-storage URI as given (a Delta store); other schemes are a ``ConfigError``.
+
+    >>> store_root("s3://bucket/curate"), store_root("file:///tmp/x").as_posix()
+    ('s3://bucket/curate', '/tmp/x')
+    """
+    text = os.fspath(root)
+    if is_uri(text) and not text.lower().startswith("file://"):
+        if text.split("://", 1)[0].lower() not in DELTA_SCHEMES:
+            open_store(text)  # raises the ConfigError that names the supported schemes
+        return text
+    return local_root(text)
 
 
 def _options() -> dict[str, str]:
@@ -224,3 +244,46 @@ class DeltaStore:
         if dt is None:
             return empty_schema(table)
         return pa.schema(dt.schema().to_arrow())
+
+    # -- small documents and counts ------------------------------------------------------------
+    def _fs(self) -> tuple[pafs.FileSystem, str]:
+        if is_uri(self.root):
+            return pafs.FileSystem.from_uri(self.root)
+        return pafs.LocalFileSystem(), self.root
+
+    def write_json(self, relpath: str, obj: object) -> str:
+        """(Re)place a small JSON document under the store (``framework.json``); one PUT on
+        object storage, so a reader sees the old document or the new one."""
+        fs, base = self._fs()
+        path = f"{base}/{relpath}"
+        data = json.dumps(obj, indent=2, default=str).encode()
+        try:
+            if isinstance(fs, pafs.LocalFileSystem):  # local disk: write aside, then rename
+                fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+                tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+                with fs.open_output_stream(tmp) as out:
+                    out.write(data)
+                fs.move(tmp, path)
+            else:
+                with fs.open_output_stream(path) as out:
+                    out.write(data)
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreError(f"cannot write {self.root}/{relpath}: {exc}") from exc
+        return f"{self.root}/{relpath}"
+
+    def outcomes(self) -> dict[str, int]:
+        """Where every logged row went (:func:`curate.outcomes.outcomes`)."""
+        return outcomes(lambda table, columns: self.read(table, columns))
+
+    def summary(self) -> dict[str, Any]:
+        """The counts ``Framework.stats()`` reports, as for a local store (no runs here yet),
+        with each table's data files and committed ``versions``."""
+        counts = self.outcomes()
+        return {
+            **counts,
+            "edge_cases_since_last_run": counts["edge_cases"],
+            "files": {t: len(self.files(t)) for t in TABLES},
+            "versions": self.snapshot(),
+            "runs": 0,
+            "latest_run": None,
+        }

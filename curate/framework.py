@@ -26,13 +26,13 @@ from typing import Any
 from curate.batch import Batch
 from curate.calls import LogCall
 from curate.config import Config
-from curate.errors import CurateError, LogInputError
+from curate.delta_store import DeltaStore, open_store
+from curate.errors import ConfigError, CurateError, LogInputError, StoreError
 from curate.ids import IdBlocks
 from curate.pipeline import Pipeline
 from curate.retrainer import Retrainer
 from curate.runs import Run, RunRegistry
 from curate.sinks import AlertSink
-from curate.store import Store
 from curate.tables import now_us
 from curate.writer import Writer
 from monitors.base import REGISTRY, MonitorContext
@@ -53,7 +53,13 @@ class Framework:
     def __init__(self, config: Config | dict[str, Any] | None = None, **overrides: Any) -> None:
         self.config = cfg = Config.load(config, **overrides)
         self.strict = cfg.strict
-        self.store = Store(cfg.retraining_folder)
+        self.store = open_store(cfg.retraining_folder)
+        if isinstance(self.store, DeltaStore) and (cfg.retrain_after or cfg.training_args):
+            raise ConfigError(
+                f"retraining_folder {self.store.root!r} is a Delta store, which does not hold "
+                "training runs yet: log into it without retrain_after/training_args, and train "
+                "from a local store"
+            )
         self.runs = RunRegistry(self.store)
         context = MonitorContext(store=self.store, strict=self.strict)
         self.monitors = [REGISTRY[c.type](c, context) for c in cfg.checks]
@@ -110,7 +116,11 @@ class Framework:
                     "writer": self.store.writer_id,
                 },
             )
-        except OSError as exc:
+        except (OSError, StoreError) as exc:
+            if isinstance(self.store, DeltaStore):
+                # The first write to the store: a bucket that cannot be reached (or written)
+                # fails here, at start-up, as a local folder that cannot be created does.
+                raise StoreError(f"cannot write to the store at {self.store.root}: {exc}") from exc
             log.error("curate: cannot record the settings in %s: %s", self.store.root, exc)
 
     # -- the request path --------------------------------------------------------------------
@@ -240,6 +250,10 @@ class Framework:
         Raises :class:`~curate.errors.CurateError` if a run is already in progress.
         """
         self.flush()
+        if isinstance(self.store, DeltaStore):
+            raise CurateError(
+                f"{self.store!r} does not hold training runs yet: train from a local store"
+            )
         if not self._retrainer.automatic and self.config.training_args is None:
             self._retrainer.training_args = {}
         run = self._retrainer.start(trigger="manual")
@@ -260,6 +274,10 @@ class Framework:
         from curate.datasets_io import load_parquet_dataset
 
         self.flush()
+        if isinstance(self.store, DeltaStore):  # one committed version, read whole
+            import datasets
+
+            return datasets.Dataset(self.store.read("retraining", columns).combine_chunks())
         return load_parquet_dataset(self.store, "retraining", columns=columns)
 
     def stats(self) -> dict[str, Any]:

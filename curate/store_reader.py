@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from curate.errors import ConfigError, StoreError
 from curate.locks import is_locked
 from curate.lru import LRU
+from curate.outcomes import metric_sums, outcomes
 from curate.runs import Run
 from curate.tables import FIXED_SCHEMAS, Metric
 from curate.traffic import Paths, read_sample
@@ -229,17 +229,12 @@ class StoreReader:
         return self._metric_sums(Metric.ROWS_LOGGED)[Metric.ROWS_LOGGED]
 
     def _metric_sums(self, *names: str) -> dict[str, int]:
-        metrics = self.read("metrics", columns=["metric", "value"])
-        sums = dict.fromkeys(names, 0)
-        for name in names if metrics.num_rows else ():
-            rows = metrics.filter(pc.equal(metrics["metric"], name))
-            sums[name] = int(pc.sum(rows["value"]).as_py() or 0)
-        return sums
+        return metric_sums(self._read_columns, *names)
 
-    def _ids(self, table: str) -> pa.ChunkedArray:
+    def _read_columns(self, table: str, columns: list[str]) -> pa.Table:
         if not self.files(table):
-            return pa.chunked_array([], pa.int64())
-        return self.read(table, ["id"]).column("id")
+            return pa.table({})
+        return self.read(table, columns)
 
     def outcomes(self) -> dict[str, int]:
         """Where every logged row went. Each is in exactly one of three outcomes, so
@@ -258,19 +253,7 @@ class StoreReader:
         >>> StoreReader(tempfile.mkdtemp()).outcomes()["rows_not_selected"]
         0
         """
-        sums = self._metric_sums(Metric.ROWS_LOGGED, Metric.ROWS_DROPPED)
-        kept, entries = self._ids("retraining"), self._ids("quarantine")
-        held = pc.unique(entries.filter(pc.greater_equal(entries, 0)))
-        held = held.filter(pc.invert(pc.is_in(held, value_set=pc.unique(kept))))
-        logged, dropped = sums[Metric.ROWS_LOGGED], sums[Metric.ROWS_DROPPED]
-        return {
-            "rows_logged": logged,
-            "edge_cases": len(kept),
-            "quarantined": len(held),
-            "rows_not_selected": max(0, logged - len(kept) - len(held) - dropped),
-            "quarantine_entries": len(entries),
-            "rows_dropped": dropped,
-        }
+        return outcomes(self._read_columns)
 
     def summary(self) -> dict[str, Any]:
         """Store-wide counts, as ``Framework.stats()`` and ``curate stats`` report them: the

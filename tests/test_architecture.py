@@ -25,7 +25,7 @@ CURATE_LAYERS = {
     "core": {
         "curate.arrow_values", "curate.batch", "curate.calls", "curate.config_base",
         "curate.datasets_io", "curate.enums", "curate.errors", "curate.locks", "curate.lru",
-        "curate.labels", "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
+        "curate.labels", "curate.outcomes", "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
         "curate.delta_store", "curate.store_reader", "curate.tables", "curate.traffic",
     },
     "framework": {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 
 import pandas as pd
@@ -13,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from curate import Framework, Signal, StoreError
+from curate.config import Config
 from curate.errors import ConfigError
 from curate.store import Store, file_lock, is_locked
 
@@ -189,12 +189,27 @@ def test_a_store_that_cannot_be_created_is_a_store_error(tmp_path):
 
 
 @pytest.mark.parametrize("uri", ["s3://bucket/store", "gs://b/x", "abfs://c@acct/x"])
-def test_an_object_storage_uri_is_a_config_error_not_a_local_folder(tmp_path, monkeypatch, uri):
+def test_an_object_storage_uri_is_never_a_local_folder(tmp_path, monkeypatch, uri):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match=r"URIs are not supported"):
         Store(uri)
-    with pytest.raises(ConfigError, match=re.escape(uri)):
-        Framework({"retraining_folder": uri})
+    # A Framework takes it for a Delta store (tests/scale); its config keeps the URI as given.
+    assert Config.load({"retraining_folder": uri}).retraining_folder == uri
+    with pytest.raises(ConfigError, match="'ftp://' is not supported"):
+        Framework({"retraining_folder": "ftp://host/store"})
+    assert not any(tmp_path.iterdir()), "nothing was created locally"
+
+
+def test_an_unreachable_object_store_fails_at_start_up(tmp_path, monkeypatch):
+    pytest.importorskip("deltalake")
+    monkeypatch.chdir(tmp_path)
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x",
+           "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "us-east-1",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(StoreError, match="cannot write to the store at s3://bucket/store"):
+        Framework({"retraining_folder": "s3://bucket/store"})
     assert not any(tmp_path.iterdir()), "nothing was created locally"
 
 
