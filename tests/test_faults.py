@@ -57,8 +57,10 @@ def _kill_trial(script: Path, store: Path, seed: int) -> tuple[int, int] | None:
     proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate()
     assert "Traceback" not in err, err
-    lines = [line.split() for line in (first_ack + out).splitlines() if line.strip()]
-    return (int(lines[-1][0]), int(lines[-1][1])) if lines else None
+    # Only whole acks count: a line the kill cut short acknowledges nothing (conservative).
+    acks = [line.split() for line in (first_ack + out).splitlines()]
+    acks = [ack for ack in acks if len(ack) == 2 and all(a.lstrip("-").isdigit() for a in ack)]
+    return (int(acks[-1][0]), int(acks[-1][1])) if acks else None
 
 
 def _assert_every_file_readable(store: Store) -> None:
