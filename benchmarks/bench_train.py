@@ -213,6 +213,26 @@ def curate_trainer(
         }
 
 
+def clm_token_note(rows: list[dict]) -> str:
+    """Mean tokens per example of each side: curate's clm prepends the document-start token
+    (so a text's first word is learned too), which makes short texts longer to train on."""
+    from transformers import AutoTokenizer
+
+    from trainer.offline_clm import offline_clm_dir
+    from trainer.tasks.clm import start_ids
+
+    length = SETTINGS["clm"][2]
+    tokenizer = AutoTokenizer.from_pretrained(offline_clm_dir())
+    texts = [r["text"] for r in rows]
+    plain = [len(x) for x in tokenizer(texts, truncation=True, max_length=length)["input_ids"]]
+    start = len(start_ids(tokenizer))
+    ours = [min(length, start + len(x))
+            for x in tokenizer(texts, add_special_tokens=False)["input_ids"]]  # fmt: skip
+    a, b = sum(plain) / len(plain), sum(ours) / len(ours)
+    return (f"  tokens per example: plain {a:.2f}, curate {b:.2f} (document-start token); "
+            f"per token, curate (steps only) / plain = samples ratio x {b / a:.2f}")  # fmt: skip
+
+
 def configurations(task: str, rows: list[dict], opts: argparse.Namespace) -> list[Callable]:
     """Runs for one task, each ``() -> {name: samples/s}``."""
     steps, threads = opts.steps, opts.threads
@@ -251,6 +271,8 @@ def main() -> None:
         for name, sps in best.items():
             print(f"  {name:<26} {sps:8.1f} train samples/s   ratio vs plain "
                   f"{sps / best['plain']:.2f}")  # fmt: skip
+        if task == "clm":
+            print(clm_token_note(rows))
     print(f"target: curate / plain >= 0.95 ({time.perf_counter() - started:.0f}s in all)")
 
 

@@ -4,7 +4,8 @@
 profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the trainer;
 ``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
 existing dataset (:mod:`curate.scale.job`); ``curate migrate SOURCE TARGET`` copies a local store
-into a Delta store (:mod:`curate.scale.migrate`). Those of other packages are plugins (the
+into a Delta store (:mod:`curate.scale.migrate`); ``curate metrics --store DIR --port P`` serves a
+store's numbers to Prometheus (:mod:`curate.prometheus`). Those of other packages are plugins (the
 ``curate.commands`` entry points), so the command line never imports a layer above it and a
 partial install still has a working CLI.
 
@@ -92,6 +93,39 @@ def _add_migrate(sub: argparse._SubParsersAction) -> None:
     migrate.set_defaults(func=_migrate)
 
 
+def _metrics(args: argparse.Namespace) -> int:
+    import threading
+
+    from curate.prometheus import open_reader, serve_metrics
+    from curate.store_reader import StoreReader
+
+    store = open_reader(args.store)
+    if isinstance(store, StoreReader) and not store.exists():  # a typo would serve zeros forever
+        raise FileNotFoundError(f"no store at {store.root}")
+    with serve_metrics(store, args.port, args.addr) as server:
+        print(f"curate metrics: serving {store.root} on {server.url}", file=sys.stderr, flush=True)
+        threading.Event().wait()  # until Ctrl-C (main() returns 130) or a signal ends us
+    return 0
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"a port number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def _add_metrics(sub: argparse._SubParsersAction) -> None:
+    metrics = sub.add_parser("metrics", help="serve a store's numbers to Prometheus (read-only)")
+    metrics.add_argument("--store", default="curate_data", help="store folder or Delta store URI")
+    metrics.add_argument(
+        "--port", type=_port, required=True, help="port to listen on (0: any free)"
+    )
+    metrics.add_argument(
+        "--addr", default="127.0.0.1", help="address to listen on (default loopback only)"
+    )
+    metrics.set_defaults(func=_metrics)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every available subcommand."""
     parser = argparse.ArgumentParser(
@@ -112,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.set_defaults(func=_profile)
     _add_batch(sub)
     _add_migrate(sub)
+    _add_metrics(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:
             add = entry.load()

@@ -115,6 +115,11 @@ class Config(StrictModel):
     traffic_seed: int | None = None
     #: Where new alerts go besides the store (``curate.sinks.spec``): webhook, callback, slack.
     alert_sinks: list[Any] = Field(default_factory=list)
+    #: Serve Prometheus metrics (``curate.prometheus``) on this port while the Framework is open;
+    #: ``None``: no endpoint; 0: any free port (``fw.metrics_server.port`` says which).
+    prometheus_port: int | None = None
+    #: The address it listens on: loopback, unless you mean other hosts to reach it.
+    prometheus_addr: str = "127.0.0.1"
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -133,6 +138,22 @@ class Config(StrictModel):
                 f"alert_sinks must be a list of sink dicts, got {type(value).__name__}"
             )
         return [parse_sink(s, i) for i, s in enumerate(value)]
+
+    @field_validator("prometheus_port", mode="before")
+    @classmethod
+    def _prometheus_port(cls, value: Any) -> int | None:
+        if value is None:
+            return None
+        # bool is an int to pydantic; "9100" from an environment variable is a port.
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.strip().isdigit():
+            number = int(value)
+        if number is None or not 0 <= number <= 65535:
+            raise ValueError(
+                "prometheus_port must be a port number from 0 to 65535 (0: any free port) or "
+                f"None, got {value!r}"
+            )
+        return number
 
     @field_validator("training_args", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from __future__ import annotations
 import atexit
 import logging
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curate.batch import Batch
 from curate.calls import LogCall
@@ -36,6 +36,9 @@ from curate.sinks import AlertSink
 from curate.tables import now_us
 from curate.writer import Writer
 from monitors.base import REGISTRY, MonitorContext
+
+if TYPE_CHECKING:
+    from curate.prometheus import MetricsServer
 
 log = logging.getLogger("curate")
 
@@ -98,7 +101,23 @@ class Framework:
         self._take_ids, self._submit = self._ids.take, self._writer.submit
         # Last, so a constructor that fails above leaves no sink thread behind.
         self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
+        self.metrics_server = self._serve_metrics(cfg.prometheus_port, cfg.prometheus_addr)
         _LIVE.add(self)
+
+    def _serve_metrics(self, port: int | None, addr: str) -> MetricsServer | None:
+        """The Prometheus endpoint of ``prometheus_port`` (``fw.metrics_server``), or ``None``."""
+        if port is None:
+            return None
+        from curate.prometheus import serve_metrics  # prometheus_client only when asked for
+
+        try:
+            return serve_metrics(self, port, addr)
+        except OSError as exc:  # a port in use, an address not of this host
+            # This class's close(): a subclass's may need what its own __init__ sets after.
+            Framework.close(self)  # the writer thread and the sinks started above
+            raise ConfigError(
+                f"prometheus_port {port}: cannot serve metrics on {addr}:{port}: {exc}"
+            ) from exc
 
     def _record_settings(self) -> None:
         # Readers (the dashboard) show progress toward retrain_after and name the checks; an
@@ -228,6 +247,9 @@ class Framework:
                 sink.close()
             except Exception as exc:  # noqa: BLE001 - a sink must not break close()
                 log.error("curate: closing an alert sink failed: %s", exc)
+        # Last: a scrape during close still sees the final numbers.
+        if getattr(self, "metrics_server", None) is not None:
+            self.metrics_server.close()
 
     def __enter__(self) -> Framework:
         return self
@@ -279,6 +301,18 @@ class Framework:
 
             return datasets.Dataset(self.store.read("retraining", columns).combine_chunks())
         return load_parquet_dataset(self.store, "retraining", columns=columns)
+
+    def backlog(self) -> dict[str, int]:
+        """Rows not yet in the store: ``queued`` for the writer thread, ``buffered`` for the
+        next write (edge cases, quarantine, traffic sample). No I/O and no lock: the
+        Prometheus collector reads it on every scrape.
+
+        >>> import tempfile
+        >>> with Framework({"retraining_folder": tempfile.mkdtemp()}) as fw:
+        ...     fw.backlog()
+        {'queued': 0, 'buffered': 0}
+        """
+        return {"queued": self._writer.pending_rows, "buffered": self._pipeline.buffered_rows()}
 
     def stats(self) -> dict[str, Any]:
         """Store-wide counts (all writers, all restarts) and this process's last error.

@@ -30,7 +30,7 @@ CURATE_LAYERS = {
     },
     "framework": {
         "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",
-        "curate.framework", "curate.ids", "curate.pipeline", "curate.retrainer", "curate.slack",
+        "curate.framework", "curate.ids", "curate.pipeline", "curate.prometheus", "curate.retrainer", "curate.slack",
         "curate.sinks", "curate.writer", "curate.scale",
     },
 }  # fmt: skip
