@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from webhook_server import Hook
 
 from curate import Framework, Signal
 
@@ -30,6 +31,20 @@ def make_framework(store_path) -> Iterator[Callable[..., Framework]]:
     yield make
     for fw in made:
         fw.close()
+
+
+@pytest.fixture
+def hook() -> Iterator[Callable[..., Hook]]:
+    """``hook(script=[...])``: a scripted local webhook (``webhook_server.Hook``), closed after."""
+    made: list[Hook] = []
+
+    def make(**kw: Any) -> Hook:
+        made.append(Hook(**kw))
+        return made[-1]
+
+    yield make
+    for h in made:
+        h.close()
 
 
 def _words_signal(name: str, words: tuple[str, ...]) -> Signal:

@@ -2,68 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-import pytest
-
 import curate as uptrain
 from curate.slack import SlackSink
 from curate.store import Store
 from curate.tables import alert_row, alerts_table
-
-
-class Hook:
-    """A local webhook: records each POST; the first ``fail`` answers are ``status``."""
-
-    def __init__(self, fail: int = 0, status: int = 500, retry_after: str | None = None):
-        self.posts: list[dict] = []
-        self.times: list[float] = []
-        self.fail, self.status, self.retry_after = fail, status, retry_after
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's name
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.times.append(time.monotonic())
-                if hook.fail > 0:
-                    hook.fail -= 1
-                    self.send_response(hook.status)
-                    if hook.retry_after:
-                        self.send_header("Retry-After", hook.retry_after)
-                    self.end_headers()
-                    return
-                hook.posts.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def hook():
-    made = []
-
-    def make(**kw):
-        made.append(Hook(**kw))
-        return made[-1]
-
-    yield make
-    for h in made:
-        h.close()
 
 
 def write_alerts(store: Store, messages: list[str]) -> None:
@@ -89,7 +31,7 @@ def test_one_post_per_window_for_many_alerts(tmp_path, hook):
 
 
 def test_failures_are_retried_with_back_off(tmp_path, hook):
-    h = hook(fail=3, status=503)
+    h = hook(script=["503"] * 3)
     store = Store(tmp_path)
     sink = SlackSink(store, h.url, start=False, backoff=0.05, retries=5)
     write_alerts(store, ["drift"])
@@ -99,12 +41,12 @@ def test_failures_are_retried_with_back_off(tmp_path, hook):
 
 
 def test_429_waits_for_retry_after_and_a_4xx_gives_up(tmp_path, hook):
-    h = hook(fail=1, status=429, retry_after="0.3")
+    h = hook(script=["429"])  # Retry-After: 0.3
     store = Store(tmp_path)
     sink = SlackSink(store, h.url, start=False, backoff=0.01)
     write_alerts(store, ["a"])
     assert sink.poll() == 1 and h.times[1] - h.times[0] >= 0.3
-    bad = hook(fail=10, status=404)
+    bad = hook(script=["404"] * 10)
     sink = SlackSink(store, bad.url, start=False, backoff=0.01)
     write_alerts(store, ["b"])
     assert sink.poll() == 0 and len(bad.times) == 1 and sink.dropped == 1
