@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -105,6 +105,10 @@ class Config(StrictModel):
     training_args: dict[str, Any] | None = None
     on_retrain: Callable[..., Any] | None = None
     strict: bool = False
+    #: Where monitoring runs: ``"thread"``, a writer thread of this process (notebooks, tests),
+    #: or ``"process"``, a child process (``curate.process_mode``), which leaves this process's
+    #: GIL to the request threads of a service.
+    mode: Literal["thread", "process"] = "thread"
     batch_size: int = Field(20_000, gt=0)
     flush_interval: float = Field(1.0, gt=0)
     max_pending_rows: int = Field(500_000, gt=0)
@@ -175,6 +179,11 @@ class Config(StrictModel):
     def _retraining(self) -> Config:
         if self.on_retrain is not None and self.training_args is not None:
             raise ValueError("give either on_retrain or training_args, not both")
+        if self.strict and self.mode == "process":
+            raise ValueError(
+                "mode: strict=True processes each call in the caller's thread, so it cannot "
+                "run in another process; use mode='thread' (the default) with strict=True"
+            )
         return self
 
     @classmethod

@@ -62,24 +62,24 @@ class Failures:
         if self.strict:
             raise exc if isinstance(exc, CurateError) else LogInputError(message) from exc
         self.report(f"malformed {message}")
+        self.malformed_rows(call, str(exc), call_rows(call))
+
+    def malformed_rows(self, call: LogCall, reason: str, rows: list[str]) -> None:
+        """Quarantine the rows of a malformed call, given as ``rows`` (their text forms)."""
         self.buffers.metric_rows.append(framework_metric("log", Metric.MALFORMED_CALLS, 1, call.n))
-        if not call.ground_truth_only:
-            # Its rows were logged (they have ids) and are all quarantined: they count as logged.
-            ts = np.asarray(call.ts)
-            self.buffers.metric_rows.append(
-                framework_metric("log", Metric.ROWS_LOGGED, call.n, call.n,
-                                 window_start=int(ts.min()), window_end=int(ts.max()))
-            )  # fmt: skip
-        parts = ("inputs", "outputs", "gts")
-        rows = [
-            safe_repr({p: _cell(getattr(call, p), i) for p in parts}, MAX_ROW_CHARS)
-            for i in range(call.n)
-        ]
+        if call.ground_truth_only:
+            return
+        # Its rows were logged (they have ids) and are all quarantined: they count as logged.
+        ts = np.asarray(call.ts)
+        self.buffers.metric_rows.append(
+            framework_metric("log", Metric.ROWS_LOGGED, call.n, call.n,
+                             window_start=int(ts.min()), window_end=int(ts.max()))
+        )  # fmt: skip
         self._quarantine(
             np.arange(call.first_id, call.first_id + call.n, dtype=np.int64),
             np.full(call.n, call.ts, np.int64),
             monitor=FRAMEWORK, check="malformed_call", column="", values=[None] * call.n,
-            reasons=str(exc), rows=rows,
+            reasons=reason, rows=rows,
         )  # fmt: skip
 
     def refused(self, message: str, raw: Any) -> None:
@@ -158,6 +158,15 @@ class Failures:
             reasons=f"type {got} does not fit {stored}",
             rows=[json.dumps(r, default=safe_repr) for r in rows.to_pylist()],
         )  # fmt: skip
+
+
+def call_rows(call: LogCall) -> list[str]:
+    """Each row of a call as bounded text, for quarantine (whatever its values are)."""
+    parts = ("inputs", "outputs", "gts")
+    return [
+        safe_repr({p: _cell(getattr(call, p), i) for p in parts}, MAX_ROW_CHARS)
+        for i in range(call.n)
+    ]
 
 
 def _cell(obj: Any, i: int) -> Any:

@@ -35,10 +35,12 @@ from curate.runs import Run, RunRegistry
 from curate.sinks import AlertSink
 from curate.tables import now_us
 from curate.writer import Writer
-from monitors.base import REGISTRY, MonitorContext
+from monitors.base import REGISTRY, BaseMonitor, MonitorContext
 
 if TYPE_CHECKING:
+    from curate.process_mode import ProcessWriter
     from curate.prometheus import MetricsServer
+    from curate.store import Store
 
 log = logging.getLogger("curate")
 
@@ -64,30 +66,37 @@ class Framework:
                 "from a local store"
             )
         self.runs = RunRegistry(self.store)
-        context = MonitorContext(store=self.store, strict=self.strict)
-        self.monitors = [REGISTRY[c.type](c, context) for c in cfg.checks]
-        self._pipeline = Pipeline(
-            self.store,
-            self.monitors,
-            strict=self.strict,
-            max_buffered_rows=cfg.max_pending_rows,
-            traffic_sample=cfg.traffic_sample,
-            traffic_seed=cfg.traffic_seed,
-        )
         self._retrainer = Retrainer(
             self.store,
             retrain_after=cfg.retrain_after,
             training_args=cfg.training_args,
             on_retrain=cfg.on_retrain,
         )
-        self._record_settings()
         if cfg.retrain_after and not self._retrainer.automatic:
             log.warning(
                 "curate: retrain_after is set but neither training_args nor on_retrain is: "
                 "need_retraining() reports the threshold, nothing starts by itself"
             )
         self._ids = IdBlocks(self.store, strict=self.strict)
-        self._writer = Writer(
+        self._writer = self._start_monitoring(cfg)
+        # Bound once: log() is the request path, and each attribute lookup there is paid per call.
+        self._take_ids, self._submit = self._ids.take, self._writer.submit
+        # Last, so a constructor that fails above leaves no sink thread behind.
+        self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
+        self.metrics_server = self._serve_metrics(cfg.prometheus_port, cfg.prometheus_addr)
+        _LIVE.add(self)
+
+    def _start_monitoring(self, cfg: Config) -> Writer | ProcessWriter:
+        """The monitors and the writer: a thread of this process, or a child process."""
+        if cfg.mode == "process":
+            from curate.process_mode import ProcessWriter
+
+            self.monitors = []  # they run in the monitoring process
+            return ProcessWriter(cfg, self._ids, max_pending_rows=cfg.max_pending_rows,
+                                 on_written=self._maybe_retrain)  # fmt: skip
+        self.monitors, self._pipeline = build_pipeline(cfg, self.store)
+        record_settings(self.store, cfg, self.monitors)
+        return Writer(
             self._pipeline,
             self._ids,
             strict=self.strict,
@@ -97,12 +106,6 @@ class Framework:
             before_write=None if self.strict else self._ids.reserve_spare,
             after_write=self._maybe_retrain,
         )
-        # Bound once: log() is the request path, and each attribute lookup there is paid per call.
-        self._take_ids, self._submit = self._ids.take, self._writer.submit
-        # Last, so a constructor that fails above leaves no sink thread behind.
-        self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
-        self.metrics_server = self._serve_metrics(cfg.prometheus_port, cfg.prometheus_addr)
-        _LIVE.add(self)
 
     def _serve_metrics(self, port: int | None, addr: str) -> MetricsServer | None:
         """The Prometheus endpoint of ``prometheus_port`` (``fw.metrics_server``), or ``None``."""
@@ -118,29 +121,6 @@ class Framework:
             raise ConfigError(
                 f"prometheus_port {port}: cannot serve metrics on {addr}:{port}: {exc}"
             ) from exc
-
-    def _record_settings(self) -> None:
-        # Readers (the dashboard) show progress toward retrain_after and name the checks; an
-        # edge-case check's "reason" is the text its rows carry in `reasons`.
-        checks = [
-            {"type": m.kind, "name": m.name, "reason": getattr(m, "reason", None)}
-            for m in self.monitors
-        ]
-        try:
-            self.store.write_json(
-                "framework.json",
-                {
-                    "retrain_after": self.config.retrain_after,
-                    "checks": checks,
-                    "writer": self.store.writer_id,
-                },
-            )
-        except (OSError, StoreError) as exc:
-            if isinstance(self.store, DeltaStore):
-                # The first write to the store: a bucket that cannot be reached (or written)
-                # fails here, at start-up, as a local folder that cannot be created does.
-                raise StoreError(f"cannot write to the store at {self.store.root}: {exc}") from exc
-            log.error("curate: cannot record the settings in %s: %s", self.store.root, exc)
 
     # -- the request path --------------------------------------------------------------------
     def log(
@@ -312,7 +292,8 @@ class Framework:
         ...     fw.backlog()
         {'queued': 0, 'buffered': 0}
         """
-        return {"queued": self._writer.pending_rows, "buffered": self._pipeline.buffered_rows()}
+        buffered = self._writer.buffered_rows
+        return {"queued": max(0, self._writer.pending_rows - buffered), "buffered": buffered}
 
     def stats(self) -> dict[str, Any]:
         """Store-wide counts (all writers, all restarts) and this process's last error.
@@ -323,8 +304,40 @@ class Framework:
         return {
             **self.store.summary(),
             "retrain_after": self.config.retrain_after,
-            "last_error": self._pipeline.last_error,
+            "last_error": self._writer.last_error,
         }
+
+
+def build_pipeline(cfg: Config, store: Store | DeltaStore) -> tuple[list[BaseMonitor], Pipeline]:
+    """The monitors of ``cfg.checks`` and the pipeline that runs them and writes to ``store``."""
+    context = MonitorContext(store=store, strict=cfg.strict)
+    monitors = [REGISTRY[c.type](c, context) for c in cfg.checks]
+    pipeline = Pipeline(
+        store,
+        monitors,
+        strict=cfg.strict,
+        max_buffered_rows=cfg.max_pending_rows,
+        traffic_sample=cfg.traffic_sample,
+        traffic_seed=cfg.traffic_seed,
+    )
+    return monitors, pipeline
+
+
+def record_settings(store: Store | DeltaStore, cfg: Config, monitors: list[BaseMonitor]) -> None:
+    """Write ``framework.json``: readers (the dashboard) show progress toward retrain_after and
+    name the checks; an edge-case check's "reason" is the text its rows carry in ``reasons``."""
+    checks = [
+        {"type": m.kind, "name": m.name, "reason": getattr(m, "reason", None)} for m in monitors
+    ]
+    settings = {"retrain_after": cfg.retrain_after, "checks": checks, "writer": store.writer_id}
+    try:
+        store.write_json("framework.json", settings)
+    except (OSError, StoreError) as exc:
+        if isinstance(store, DeltaStore):
+            # The first write to the store: a bucket that cannot be reached (or written)
+            # fails here, at start-up, as a local folder that cannot be created does.
+            raise StoreError(f"cannot write to the store at {store.root}: {exc}") from exc
+        log.error("curate: cannot record the settings in %s: %s", store.root, exc)
 
 
 _LIVE: weakref.WeakSet[Framework] = weakref.WeakSet()

@@ -57,7 +57,7 @@ COUNTS = (
     ("curate_quarantined_rows", "quarantined", GAUGE, "Rows held in quarantine, out of the retraining set."),
     ("curate_quarantine_entries_total", "quarantine_entries", COUNTER, "Quarantine entries (a row may fail several checks)."),
     ("curate_rows_not_selected_total", "rows_not_selected", COUNTER, "Rows no check selected or held."),
-    ("curate_rows_dropped_total", "rows_dropped", COUNTER, "Rows lost while the store stayed unwritable."),
+    ("curate_rows_dropped_total", "rows_dropped", COUNTER, "Rows lost: the store stayed unwritable, or the monitoring process died."),
     ("curate_edge_cases_since_last_run", "edge_cases_since_last_run", GAUGE, "Edge cases since the latest training run: what retrain_after counts."),
     ("curate_write_errors_total", Metric.WRITE_ERRORS, COUNTER, "Failed segment writes (recorded once a write succeeds)."),
     ("curate_monitor_errors_total", Metric.MONITOR_ERRORS, COUNTER, "Monitor failures contained by the log path."),

@@ -47,13 +47,23 @@ class _Refused:
         self.message, self.raw = message, raw
 
 
+class _Task:
+    """A function to run in the writer thread, in queue order, for ``rows`` logged rows."""
+
+    def __init__(self, fn: Callable[[], None], rows: int) -> None:
+        self.fn, self.rows = fn, rows
+
+
 class _Flush:
     """A marker in the queue: everything before it is durable once ``done`` is set."""
 
-    def __init__(self, final: bool = False) -> None:
+    def __init__(
+        self, final: bool = False, on_done: Callable[[BaseException | None], None] | None = None
+    ) -> None:
         self.done = threading.Event()
         self.final = final
         self.error: BaseException | None = None
+        self.on_done = on_done
 
 
 class Writer:
@@ -86,7 +96,7 @@ class Writer:
         # queue (no lock of its own), and only the writer thread adds to ``processed_rows``.
         self._ids = ids
         self.processed_rows = 0
-        self._queue: deque[LogCall | _Flush | _Refused] = deque()
+        self._queue: deque[LogCall | _Flush | _Refused | _Task] = deque()
         self._wake = threading.Event()
         self._room = threading.Condition()
         #: True once :meth:`close` has run (a plain attribute: ``log()`` reads it every call).
@@ -103,6 +113,16 @@ class Writer:
     def pending_rows(self) -> int:
         """Rows given ids and not yet processed."""
         return self._ids.taken - self.processed_rows
+
+    @property
+    def buffered_rows(self) -> int:
+        """Rows processed and waiting for the next write."""
+        return self.pipeline.buffered_rows()
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest failure the pipeline recorded, or ``None``."""
+        return self.pipeline.last_error
 
     def submit(self, call: LogCall) -> None:
         """Queue a call whose ids came from ``ids`` (or, in strict mode, process it now)."""
@@ -163,6 +183,10 @@ class Writer:
             item = self._queue.popleft()
             if isinstance(item, _Refused):
                 self.pipeline.refused(item.message, item.raw)
+            elif isinstance(item, _Task):
+                self._process(calls)  # in queue order, so what it accounts for stays in order
+                calls, rows = [], 0
+                self._run_task(item)
             elif isinstance(item, _Flush):
                 # A marker is always answered, even if processing what came before it failed.
                 try:
@@ -188,6 +212,20 @@ class Writer:
             self._wake.set()  # a full batch arrived meanwhile: go again without waiting
         return False
 
+    def call_soon(self, fn: Callable[[], None], rows: int = 0) -> None:
+        """Run ``fn`` in the writer thread after what is queued now; it accounts for ``rows``
+        logged rows (quarantined by ``fn``, say), which count as processed once it ran."""
+        self._queue.append(_Task(fn, rows))
+        self._wake.set()
+
+    def _run_task(self, task: _Task) -> None:
+        try:
+            task.fn()
+        except Exception as exc:  # noqa: BLE001 - the writer must survive anything
+            log.exception("curate: writer task failed: %s", exc)
+        finally:
+            self.processed_rows += task.rows
+
     def _process(self, calls: list[LogCall]) -> None:
         if not calls:
             return
@@ -207,6 +245,8 @@ class Writer:
             marker.error = exc
         finally:
             marker.done.set()
+            if marker.on_done is not None:
+                marker.on_done(marker.error)
 
     def write(self) -> bool:
         """Write the pipeline's buffers; False when the store failed (rows kept to retry)."""
@@ -232,6 +272,11 @@ class Writer:
             raise CurateError(f"flush did not complete within {timeout} s")
         if marker.error is not None:
             log.error("curate: %s", marker.error)
+
+    def flush_async(self, on_done: Callable[[BaseException | None], None]) -> None:
+        """Like :meth:`flush` without waiting: ``on_done(error)`` runs, in the writer thread,
+        once everything queued before this call is durable (``error`` is ``None`` then)."""
+        self._send(_Flush(on_done=on_done))
 
     def close(self) -> None:
         """Flush everything and stop the thread. Safe to call twice."""

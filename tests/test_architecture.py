@@ -26,12 +26,13 @@ CURATE_LAYERS = {
         "curate.arrow_values", "curate.batch", "curate.calls", "curate.config_base",
         "curate.datasets_io", "curate.enums", "curate.errors", "curate.locks", "curate.lru",
         "curate.labels", "curate.outcomes", "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
-        "curate.delta_store", "curate.store_reader", "curate.tables", "curate.traffic",
+        "curate.delta_store", "curate.store_reader", "curate.tables", "curate.traffic", "curate.reviews",
     },
     "framework": {
         "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",
         "curate.framework", "curate.ids", "curate.pipeline", "curate.prometheus", "curate.retrainer", "curate.slack",
-        "curate.sinks", "curate.writer", "curate.scale",
+        "curate.sinks", "curate.writer", "curate.scale", "curate.process_mode", "curate.process_channel",
+        "curate.process_child",
     },
 }  # fmt: skip
 

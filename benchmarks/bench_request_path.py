@@ -1,0 +1,158 @@
+"""What monitoring costs a service: throughput kept and latency added on the request path.
+
+A simulated service: ``--threads`` request-handler threads (4), each request doing about
+``--work-us`` µs (100) of pure-Python work and logging one row (a product review, the demo's
+three signals plus a ``non_null`` check). Measured in one run, for each mode:
+
+- ``none``: no logging (the baseline);
+- ``thread``: ``Framework(cfg)``, monitoring in a writer thread of the service's process;
+- ``process``: ``Framework(cfg, mode="process")``, monitoring in a child process;
+
+and printed as requests/s, the share of the baseline's throughput kept, and p50/p99 request
+latency with what each mode adds to the baseline's. The modes run ``--rounds`` times in
+turn (none first each round) and each figure is the median over rounds, so a noisy neighbour
+moves all modes alike. Goal (issue 16): ``process`` keeps >= 0.95x and adds <= 200 µs p99.
+
+    python benchmarks/bench_request_path.py                 # about a minute
+    python benchmarks/bench_request_path.py --seconds 2 --rounds 1   # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from curate import Framework, Signal  # noqa: E402
+from examples.product_reviews.data import generate  # noqa: E402
+
+MODES = ("none", "thread", "process")
+
+
+def config(root: str) -> dict:
+    """The demo's checks: Nike mentioned, a product named, a positive adjective; non-null text."""
+    nike = Signal.contains("nike")
+    return {
+        "checks": [
+            {"type": "edge_case", "signal_formulae": nike & (Signal.confidence() < 0.6)},
+            {"type": "edge_case", "signal_formulae": Signal.contains(["shoes", "hoodie"])},
+            {"type": "data_integrity", "integrity_type": "non_null",
+             "measurable_args": {"type": "input_feature", "feature_name": "text"}},
+        ],
+        "retraining_folder": root,
+    }  # fmt: skip
+
+
+def calibrate(work_us: float) -> int:
+    """Loop iterations of :func:`work` that take ``work_us`` µs on this machine (best of 5)."""
+    n = 1000
+    best = min(_time_work(n) for _ in range(5))
+    return max(1, int(n * work_us / (best * 1e6)))
+
+
+def _time_work(n: int) -> float:
+    t = time.perf_counter()
+    work(n)
+    return time.perf_counter() - t
+
+
+def work(n: int) -> int:
+    """Pure-Python work holding the GIL, as a request handler's parsing and business logic."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total
+
+
+def serve(fw: Framework | None, texts: list[str], threads: int, iters: int, seconds: float):
+    """Run the handlers for ``seconds``; return (requests/s, latencies in µs)."""
+    stop = threading.Event()
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+
+    def handler(k: int) -> None:
+        out, i, clock = latencies[k], k, time.perf_counter
+        while not stop.is_set():
+            t = clock()
+            work(iters)
+            if fw is not None:
+                fw.log(inputs={"text": [texts[i % len(texts)]]}, outputs=[0.5])
+            out.append(clock() - t)
+            i += threads
+
+    pool = [threading.Thread(target=handler, args=(k,)) for k in range(threads)]
+    start = time.perf_counter()
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - start
+    lat = np.concatenate([np.asarray(x) for x in latencies]) * 1e6
+    return len(lat) / elapsed, lat
+
+
+def run_mode(mode: str, texts: list[str], args: argparse.Namespace, iters: int) -> dict:
+    """One measurement of ``mode``: throughput, p50/p99, and the rows the store holds."""
+    with tempfile.TemporaryDirectory() as root:
+        fw = None if mode == "none" else Framework(config(root), mode=mode)
+        try:
+            serve(fw, texts, args.threads, iters, 0.3)  # warm-up: caches, id blocks, the child
+            if fw is not None:
+                fw.flush()
+            rps, lat = serve(fw, texts, args.threads, iters, args.seconds)
+            stored = fw.stats()["rows_logged"] if fw is not None else 0
+        finally:
+            if fw is not None:
+                fw.close()
+    return {"rps": rps, "p50": float(np.percentile(lat, 50)),
+            "p99": float(np.percentile(lat, 99)), "stored": stored}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--work-us", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--modes", default=",".join(MODES))
+    args = parser.parse_args()
+    modes = args.modes.split(",")
+    texts = [t for t in generate(5_000, seed=1) if t is not None]
+    iters = calibrate(args.work_us)
+    print(f"{args.threads} handler threads, {args.work_us:.0f} µs of Python work per request "
+          f"({iters} loop iterations), one row logged per request; {args.rounds} rounds of "
+          f"{args.seconds:.0f} s per mode, medians")  # fmt: skip
+    results: dict[str, list[dict]] = {m: [] for m in modes}
+    for _ in range(args.rounds):
+        for mode in modes:
+            results[mode].append(run_mode(mode, texts, args, iters))
+    report(results)
+
+
+def report(results: dict[str, list[dict]]) -> None:
+    """Print one line per mode: medians, and the ratio/difference to ``none``."""
+    med = {m: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for m, rs in results.items()}
+    base = med.get("none")
+    print(f"{'mode':8} {'req/s':>9} {'kept':>6} {'p50 µs':>8} {'p99 µs':>8} "
+          f"{'+p50 µs':>8} {'+p99 µs':>8} {'rows stored':>12}")  # fmt: skip
+    for mode, m in med.items():
+        kept = m["rps"] / base["rps"] if base else float("nan")
+        d50 = m["p50"] - base["p50"] if base else float("nan")
+        d99 = m["p99"] - base["p99"] if base else float("nan")
+        print(f"{mode:8} {m['rps']:9.0f} {kept:6.3f} {m['p50']:8.0f} {m['p99']:8.0f} "
+              f"{d50:+8.0f} {d99:+8.0f} {m['stored']:12.0f}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
