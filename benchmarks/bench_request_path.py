@@ -7,6 +7,8 @@ three signals plus a ``non_null`` check). Measured in one run, for each mode:
 - ``none``: no logging (the baseline);
 - ``thread``: ``Framework(cfg)``, monitoring in a writer thread of the service's process;
 - ``process``: ``Framework(cfg, mode="process")``, monitoring in a child process;
+- ``remote``: ``Framework({"remote": url})`` logging over HTTP into ``curate serve`` (another
+  process on this machine, running the same checks);
 
 and printed as requests/s, the share of the baseline's throughput kept, and p50/p99 request
 latency with what each mode adds to the baseline's. The modes run ``--rounds`` times in
@@ -20,11 +22,15 @@ moves all modes alike. Goal (issue 16): ``process`` keeps >= 0.95x and adds <= 2
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +42,13 @@ if str(ROOT) not in sys.path:
 from curate import Framework, Signal  # noqa: E402
 from examples.product_reviews.data import generate  # noqa: E402
 
-MODES = ("none", "thread", "process")
+MODES = ("none", "thread", "process", "remote")
+SERVE_CONFIG = """
+import sys
+sys.path.insert(0, {root!r})
+from benchmarks.bench_request_path import config
+config = config("unused")
+"""
 
 
 def config(root: str) -> dict:
@@ -102,10 +114,39 @@ def serve(fw: Framework | None, texts: list[str], threads: int, iters: int, seco
     return len(lat) / elapsed, lat
 
 
+def start_collector(root: str) -> tuple[subprocess.Popen, str]:
+    """``curate serve`` on a free port, with this benchmark's checks; (process, url)."""
+    cfg = Path(root) / "serve_config.py"
+    cfg.write_text(SERVE_CONFIG.format(root=str(ROOT)))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "serve", "--store",
+                             f"{root}/store", "--config", str(cfg), "--port", str(port)],
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(url + "/health", timeout=1).close()
+            return proc, url
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("curate serve did not start")
+
+
+def framework(mode: str, root: str) -> tuple[Framework | None, subprocess.Popen | None]:
+    if mode == "none":
+        return None, None
+    if mode == "remote":
+        proc, url = start_collector(root)
+        return Framework({"remote": url}), proc
+    return Framework(config(root), mode=mode), None
+
+
 def run_mode(mode: str, texts: list[str], args: argparse.Namespace, iters: int) -> dict:
     """One measurement of ``mode``: throughput, p50/p99, and the rows the store holds."""
     with tempfile.TemporaryDirectory() as root:
-        fw = None if mode == "none" else Framework(config(root), mode=mode)
+        fw, collector = framework(mode, root)
         try:
             serve(fw, texts, args.threads, iters, 0.3)  # warm-up: caches, id blocks, the child
             if fw is not None:
@@ -115,6 +156,9 @@ def run_mode(mode: str, texts: list[str], args: argparse.Namespace, iters: int) 
         finally:
             if fw is not None:
                 fw.close()
+            if collector is not None:
+                collector.terminate()
+                collector.wait()
     return {"rps": rps, "p50": float(np.percentile(lat, 50)),
             "p99": float(np.percentile(lat, 99)), "stored": stored}  # fmt: skip
 

@@ -5,7 +5,8 @@ profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the traine
 ``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
 existing dataset (:mod:`curate.scale.job`); ``curate migrate SOURCE TARGET`` copies a local store
 into a Delta store (:mod:`curate.scale.migrate`); ``curate metrics --store DIR --port P`` serves a
-store's numbers to Prometheus (:mod:`curate.prometheus`). Those of other packages are plugins (the
+store's numbers to Prometheus (:mod:`curate.prometheus`); ``curate serve`` runs a collector
+(:mod:`curate.collector`). Those of other packages are plugins (the
 ``curate.commands`` entry points), so the command line never imports a layer above it and a
 partial install still has a working CLI.
 
@@ -51,6 +52,12 @@ def _batch(args: argparse.Namespace) -> int:
                   store=args.store, progress=not args.quiet)  # fmt: skip
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from curate.collector import add_subcommand
+
+    add_subcommand(sub)
 
 
 def _add_batch(sub: argparse._SubParsersAction) -> None:
@@ -147,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(sub)
     _add_migrate(sub)
     _add_metrics(sub)
+    _add_serve(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:
             add = entry.load()

@@ -109,6 +109,9 @@ class Config(StrictModel):
     #: or ``"process"``, a child process (``curate.process_mode``), which leaves this process's
     #: GIL to the request threads of a service.
     mode: Literal["thread", "process"] = "thread"
+    #: Log into a collector (``curate serve``, ``curate.remote``) instead of a store of our own:
+    #: ``"http://host:port"``. Its own config's checks run there.
+    remote: str | None = None
     batch_size: int = Field(20_000, gt=0)
     flush_interval: float = Field(1.0, gt=0)
     max_pending_rows: int = Field(500_000, gt=0)
@@ -179,6 +182,20 @@ class Config(StrictModel):
     def _retraining(self) -> Config:
         if self.on_retrain is not None and self.training_args is not None:
             raise ValueError("give either on_retrain or training_args, not both")
+        if self.remote is not None and not self.remote.startswith(("http://", "https://")):
+            raise ValueError(f"remote: give the collector as http://host:port, not {self.remote!r}")
+        if self.remote is not None and (
+            self.strict
+            or self.retrain_after
+            or self.training_args
+            or self.alert_sinks
+            or self.prometheus_port is not None
+        ):
+            raise ValueError(
+                "remote: the collector holds the store, so training, alert sinks, Prometheus "
+                "and strict mode are configured on the collector (curate serve --config), not "
+                "on a replica that logs into it"
+            )
         if self.strict and self.mode == "process":
             raise ValueError(
                 "mode: strict=True processes each call in the caller's thread, so it cannot "

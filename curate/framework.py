@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,9 @@ class Framework:
     def __init__(self, config: Config | dict[str, Any] | None = None, **overrides: Any) -> None:
         self.config = cfg = Config.load(config, **overrides)
         self.strict = cfg.strict
+        if cfg.remote is not None:
+            self._init_remote(cfg)
+            return
         self.store = open_store(cfg.retraining_folder)
         if isinstance(self.store, DeltaStore) and (cfg.retrain_after or cfg.training_args):
             raise ConfigError(
@@ -84,6 +88,19 @@ class Framework:
         # Last, so a constructor that fails above leaves no sink thread behind.
         self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
         self.metrics_server = self._serve_metrics(cfg.prometheus_port, cfg.prometheus_addr)
+        _LIVE.add(self)
+
+    def _init_remote(self, cfg: Config) -> None:
+        """A replica of a service logging into a collector: no store of its own."""
+        from curate.remote import RemoteIds, RemoteWriter
+
+        token = os.environ.get("CURATE_TOKEN")
+        self.store = None  # type: ignore[assignment]
+        self.monitors, self.alert_sinks, self.metrics_server = [], [], None
+        self._ids = IdBlocks(RemoteIds(cfg.remote, token))  # type: ignore[arg-type]
+        self._writer = RemoteWriter(cfg.remote, self._ids, max_pending_rows=cfg.max_pending_rows,
+                                    token=token)  # fmt: skip
+        self._take_ids, self._submit = self._ids.take, self._writer.submit
         _LIVE.add(self)
 
     def _start_monitoring(self, cfg: Config) -> Writer | ProcessWriter:
@@ -243,6 +260,7 @@ class Framework:
 
         Flushes first, so every row logged before the call counts.
         """
+        self._needs_a_store("need_retraining()")
         self.flush()
         return self._retrainer.need_retraining()
 
@@ -251,6 +269,7 @@ class Framework:
 
         Raises :class:`~curate.errors.CurateError` if a run is already in progress.
         """
+        self._needs_a_store("retrain()")
         self.flush()
         if isinstance(self.store, DeltaStore):
             raise CurateError(
@@ -268,11 +287,20 @@ class Framework:
 
     def wait_for_training(self, timeout: float | None = None) -> Run | None:
         """Wait for the run this Framework started (if any) and return the latest run."""
+        self._needs_a_store("wait_for_training()")
         return self._retrainer.wait(timeout)
+
+    def _needs_a_store(self, what: str) -> None:
+        if self.config.remote is not None:
+            raise CurateError(
+                f"{what}: this Framework logs into the collector at {self.config.remote}; "
+                "training and reading back happen on the collector's store"
+            )
 
     # -- reading back ------------------------------------------------------------------------
     def retraining_dataset(self, columns: list[str] | None = None):
         """The retraining set as a ``datasets.Dataset`` (flushes first)."""
+        self._needs_a_store("retraining_dataset()")
         from curate.datasets_io import load_parquet_dataset
 
         self.flush()
@@ -301,6 +329,10 @@ class Framework:
         ``rows_logged`` comes from the metrics table, so it counts durable rows only.
         """
         self.flush()
+        if self.config.remote is not None:  # the store is the collector's: what we sent
+            w = self._writer
+            return {"rows_logged": w.written_rows, "rows_dropped": w.dropped_rows,
+                    "remote": self.config.remote, "last_error": w.last_error}  # fmt: skip
         return {
             **self.store.summary(),
             "retrain_after": self.config.retrain_after,

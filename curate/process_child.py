@@ -59,7 +59,7 @@ class Monitoring:
         from curate.framework import build_pipeline, record_settings
 
         self.config, self.send = config, send
-        store = open_store(config.retraining_folder)
+        self.store = store = open_store(config.retraining_folder)
         self.monitors, self.pipeline = build_pipeline(config, store)
         record_settings(store, config, self.monitors)
         self.received = _Received()
@@ -99,14 +99,12 @@ class Monitoring:
                 self.close(None)
                 return
             if message[0] == "calls":
-                if self._calls(message[1], pickle.loads(message[2])):
+                if self.handle_frame(message[1], pickle.loads(message[2])):
                     return
             elif message[0] == "lost":
-                self._lost(message[2], message[3])
-                with self._frames_lock:  # acknowledged once the record is written
-                    self._frames.append((self.received.taken, message[1]))
+                self.record_lost(message[1], message[2], message[3])
 
-    def _calls(self, seq: int, items: list[tuple]) -> bool:
+    def handle_frame(self, seq: int, items: list[tuple]) -> bool:
         """Queue a frame's items; True after a ``close``. A marker is a frame's last item."""
         for item in items:
             kind = item[0]
@@ -154,10 +152,17 @@ class Monitoring:
 
         self.writer.call_soon(record, rows=0 if late else n)
 
+    def record_lost(self, seq: int, rows: int, reason: str) -> None:
+        """Record ``rows`` lost before they reached us; frame ``seq`` is acknowledged once the
+        record is written."""
+        self._lost(rows, reason)
+        with self._frames_lock:
+            self._frames.append((self.received.taken, seq))
+
     def _lost(self, rows: int, reason: str) -> None:
         if not rows:
             return
-        message = f"the monitoring process died ({reason}); {rows} rows sent to it were lost"
+        message = f"{rows} rows were lost before they were written ({reason})"
 
         def record() -> None:
             self.pipeline.failures.report(message)

@@ -281,7 +281,14 @@ class ProcessWriter:
                 if self._lost_unrecorded:
                     self._seq += 1
                     self._frames.append((self._seq, 0, self._lost_unrecorded))
-                    self._child.send(("lost", self._seq, self._lost_unrecorded, reason))
+                    self._child.send(
+                        (
+                            "lost",
+                            self._seq,
+                            self._lost_unrecorded,
+                            f"the monitoring process died: {reason}",
+                        )
+                    )
                     self._lost_unrecorded = 0
                 # Everything queued before these was sent, and is written or counted as lost.
                 for marker in self._markers.values():
