@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from curate.errors import StoreError
 from curate.labels import LABELS_TABLE
 from curate.locks import try_lock
+from curate.reviews import REVIEWS_TABLE
 
 if TYPE_CHECKING:
     from curate.store import Store
@@ -98,6 +99,12 @@ class Run:
     def labels_snapshot(self) -> list[Path]:
         """The late-label segments (``log_ground_truth``) that existed when the run was created."""
         return [self.store.path(p) for p in self.record.get("labels_snapshot", [])]
+
+    @property
+    def reviews_snapshot(self) -> list[Path]:
+        """The review-decision segments that existed when the run was created (none for runs
+        recorded before reviews existed)."""
+        return [self.store.path(p) for p in self.record.get("reviews_snapshot", [])]
 
     @property
     def traffic_snapshot(self) -> list[Path]:
@@ -274,6 +281,10 @@ class RunRegistry:
             # Late labels (``log_ground_truth``) as they were, joined to the snapshot's rows.
             "labels_snapshot": [
                 str(p.relative_to(self.store.root)) for p in self.store.files(LABELS_TABLE)
+            ],
+            # Review decisions as they were: rejected rows left out, relabels applied.
+            "reviews_snapshot": [
+                str(p.relative_to(self.store.root)) for p in self.store.files(REVIEWS_TABLE)
             ],
             "config": config or {},
             "pid": os.getpid(),

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from curate.errors import StoreError
 from curate.locks import file_lock, is_locked, try_lock
-from curate.store_reader import _ROWS, FORMAT_VERSION, METADATA, TABLES, StoreReader
+from curate.store_reader import _ROWS, FORMAT_VERSION, METADATA, SIDE_TABLES, TABLES, StoreReader
 from curate.tables import (
     ALERTS_SCHEMA,
     FIXED_SCHEMAS,
@@ -75,7 +75,7 @@ class Store(StoreReader):
         self._seq = 0
         self._seq_lock = threading.Lock()
         try:
-            for name in (*TABLES, "runs", "profiles", "_locks"):
+            for name in (*TABLES, *SIDE_TABLES, "runs", "profiles", "_locks"):
                 (self.root / name).mkdir(parents=True, exist_ok=True)
             meta = self.root / METADATA
             if not meta.exists():
@@ -108,7 +108,7 @@ class Store(StoreReader):
         The file is written under a temporary name, fsynced, renamed and its folder fsynced, so
         a crash leaves either the whole segment or no segment.
         """
-        if table not in TABLES:
+        if table not in TABLES and table not in SIDE_TABLES:
             raise StoreError(f"unknown table {table!r}; valid tables: {', '.join(TABLES)}")
         with self._seq_lock:
             self._seq += 1

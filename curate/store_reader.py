@@ -35,6 +35,9 @@ from curate.traffic import Paths, read_sample
 
 FORMAT_VERSION = 1
 TABLES = ("retraining", "quarantine", "metrics", "alerts", "traffic", "labels")
+#: Tables people write beside the logged ones: review decisions (``curate.reviews``). Kept
+#: out of TABLES, which the summary, the migration to Delta stores and the checks walk.
+SIDE_TABLES = ("reviews",)
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "part-", ".parquet"
 RUN_RECORD = "run.json"
 SETTINGS = "framework.json"

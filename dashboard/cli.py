@@ -2,7 +2,9 @@
 
 ``curate.cli`` calls :func:`add_subcommand` on its subparsers; ``python -m dashboard.cli
 dashboard --store DIR`` does the same on its own. The app is bound to loopback unless ``--host``
-says otherwise.
+says otherwise. It is read-only unless ``--allow-review`` is given: then the Edge cases page's
+Review section may append accept/reject/relabel decisions to the ``reviews`` table (and nothing
+else).
 
 >>> args = build_parser().parse_args(["dashboard", "--store", "s"])
 >>> streamlit_command(args)[-3:]
@@ -21,10 +23,12 @@ from typing import Any
 from curate.store_reader import StoreReader
 
 APP = Path(__file__).with_name("app.py")
+REVIEW_ENV = "CURATE_ALLOW_REVIEW"
 
 
 def add_subcommand(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``dashboard`` (``--store``, ``--host``, ``--port``) on ``argparse`` subparsers."""
+    """Register ``dashboard`` (``--store``, ``--host``, ``--port``, ``--allow-review``) on
+    ``argparse`` subparsers."""
     parser = subparsers.add_parser("dashboard", help="serve the Streamlit dashboard on a store")
     parser.add_argument("--store", default="curate_data", help="the store folder (curate_data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
@@ -33,6 +37,12 @@ def add_subcommand(subparsers: Any) -> argparse.ArgumentParser:
         "--retrain-after",
         type=int,
         help="the Framework's retrain_after, to show progress toward it when the store has none",
+    )
+    parser.add_argument(
+        "--allow-review",
+        action="store_true",
+        help="let the Edge cases page save review decisions (accept/reject/relabel); "
+        "without it the dashboard writes nothing",
     )
     parser.set_defaults(func=run_dashboard)
     return parser
@@ -46,6 +56,8 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     cmd += ["--"]
     if getattr(args, "retrain_after", None):
         cmd += ["--retrain-after", str(args.retrain_after)]
+    if getattr(args, "allow_review", False):
+        cmd += ["--allow-review"]
     cmd += ["--store", str(Path(args.store).expanduser().absolute())]
     return cmd
 
@@ -71,6 +83,11 @@ def run_dashboard(args: argparse.Namespace) -> int:
         return 2
     print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)
     env = {**os.environ, "CURATE_STORE": str(store)}
+    # Only the flag enables writing: an inherited CURATE_ALLOW_REVIEW must not.
+    env.pop(REVIEW_ENV, None)
+    if getattr(args, "allow_review", False):
+        env[REVIEW_ENV] = "1"
+        print("curate dashboard: review decisions can be saved (--allow-review)", flush=True)
     cmd = streamlit_command(args)
     os.execvpe(cmd[0], cmd, env)
     return 0  # pragma: no cover - execvpe does not return

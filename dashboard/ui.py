@@ -5,6 +5,8 @@ Times are shown in UTC, 24-hour, everywhere: tables through :func:`table`, label
 
 The store reaches the app as ``--store PATH`` after ``--`` on the ``streamlit run`` command
 line (what ``curate dashboard`` passes), else from ``CURATE_STORE``, else ``curate_data``.
+Review decisions may be saved only with ``--allow-review`` there (or ``CURATE_ALLOW_REVIEW=1``,
+which ``curate dashboard`` sets exactly when it was given the flag).
 
 >>> resolve_store(["--store", "/tmp/x"], {}).as_posix()
 '/tmp/x'
@@ -36,6 +38,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     parser.add_argument("--store")
     parser.add_argument("--retrain-after", type=int)
+    parser.add_argument("--allow-review", action="store_true")
     args, _ = parser.parse_known_args(list(argv))
     return args
 
@@ -52,6 +55,23 @@ def retrain_after_arg(argv: Sequence[str], env: Mapping[str, str]) -> int | None
     if value is None and env.get("CURATE_RETRAIN_AFTER", "").isdigit():
         value = int(env["CURATE_RETRAIN_AFTER"])
     return value if value and value > 0 else None
+
+
+def review_allowed(argv: Sequence[str], env: Mapping[str, str]) -> bool:
+    """True when the app may save review decisions: ``--allow-review`` or
+    ``CURATE_ALLOW_REVIEW=1``; otherwise the dashboard writes nothing.
+
+    >>> review_allowed(["--store", "s"], {}), review_allowed(["--allow-review"], {})
+    (False, True)
+    >>> review_allowed([], {"CURATE_ALLOW_REVIEW": "1"}), review_allowed([], {"CURATE_ALLOW_REVIEW": "0"})
+    (True, False)
+    """
+    return bool(_parse(argv).allow_review) or env.get("CURATE_ALLOW_REVIEW") == "1"
+
+
+def can_review() -> bool:
+    """Whether this dashboard process was started to accept review decisions."""
+    return review_allowed(sys.argv[1:], os.environ)
 
 
 def init_store() -> Path:

@@ -97,6 +97,9 @@ class TrainingArgs(StrictModel):
     #: Classification: ``"auto"`` weighs the loss by inverse class frequency when the largest
     #: class has at least 1.5x the rows of the smallest; ``"weights"`` always; ``"none"`` never.
     class_balance: Literal["auto", "weights", "none"] = "auto"
+    #: Train (and hold out target eval) only on edge cases a reviewer accepted or relabelled
+    #: (``curate.reviews``); rejected edge cases are left out with or without it.
+    require_review: bool = False
     #: QA (SQuAD format): question, context and answers (``{"text": [...], "answer_start":
     #: [...]}``, or the answer text alone, found in the context) columns.
     question_column: str = "question"

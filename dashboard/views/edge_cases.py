@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import streamlit as st
 
 from dashboard import charts, data, filters, ui
+from dashboard.views.review import render_review
 
 SHOW_ROWS = 1000
 
@@ -40,6 +41,7 @@ def render() -> None:
         st.altair_chart(charts.counts_chart(counts, freq), width="stretch")
     _table(shown)
     _export(shown)
+    render_review(root, shown)
 
 
 def _filters(root: Path, df: pd.DataFrame) -> filters.EdgeCaseFilter:
