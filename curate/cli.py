@@ -5,9 +5,10 @@ profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the traine
 ``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
 existing dataset (:mod:`curate.scale.job`); ``curate migrate SOURCE TARGET`` copies a local store
 into a Delta store (:mod:`curate.scale.migrate`); ``curate metrics --store DIR --port P`` serves a
-store's numbers to Prometheus (:mod:`curate.prometheus`); ``curate serve`` runs a collector
-(:mod:`curate.collector`). Those of other packages are plugins (the
-``curate.commands`` entry points), so the command line never imports a layer above it and a
+store's numbers to Prometheus (:mod:`curate.prometheus`); ``curate signals --store DIR`` prints
+what each signal of the EDGE_CASE formulas does (:mod:`monitors.signal_report`); ``curate serve``
+runs a collector (:mod:`curate.collector`). Those of other
+packages are plugins (the ``curate.commands`` entry points), so the command line never imports a layer above it and a
 partial install still has a working CLI.
 
 >>> build_parser().parse_args(["stats", "--store", "x"]).store
@@ -115,6 +116,41 @@ def _metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signals(args: argparse.Namespace) -> int:
+    from curate.store_reader import StoreReader
+    from monitors.signal_report import format_report, read_signal_report
+
+    store = StoreReader(args.store)
+    if not store.exists():
+        raise FileNotFoundError(f"no store at {store.root}")
+    every = args.window == "all"
+    window = None if args.window is None or every else int(args.window)
+    print(format_report(read_signal_report(store.root), args.check, window, all_windows=every))
+    return 0
+
+
+def _window_number(text: str) -> str:
+    if text != "all" and not text.lstrip("-").isdigit():
+        raise argparse.ArgumentTypeError(f"a window number (-1: the latest) or all, not {text!r}")
+    return text
+
+
+def _add_signals(sub: argparse._SubParsersAction) -> None:
+    signals = sub.add_parser(
+        "signals", help="what each signal of the edge-case formulas does (coverage, overlap, "
+        "marginal, precision)",
+    )  # fmt: skip
+    signals.add_argument(
+        "--store", default="curate_data", help="store folder (default curate_data)"
+    )
+    signals.add_argument("--check", help="only this EDGE_CASE check (its name)")
+    signals.add_argument(
+        "--window", nargs="?", const="all", type=_window_number,
+        help="per window instead of totals: every window, or window N (-1: the latest)",
+    )  # fmt: skip
+    signals.set_defaults(func=_signals)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"a port number from 0 to 65535, not {text!r}")
@@ -154,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_batch(sub)
     _add_migrate(sub)
     _add_metrics(sub)
+    _add_signals(sub)
     _add_serve(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:

@@ -121,6 +121,13 @@ class Metric:
     VIOLATIONS = "violations"
     VIOLATION_RATIO = "violation_ratio"
     COLUMN_MISSING = "column_missing"
+    # Signal analysis of an EDGE_CASE formula, per window and predicate (``column``; ``""``:
+    # the formula): shares of the window's rows, precision of its labelled selected rows.
+    SIGNAL_COVERAGE = "signal_coverage"
+    SIGNAL_OVERLAP = "signal_overlap"
+    SIGNAL_MARGINAL = "signal_marginal"
+    SIGNAL_UNKNOWN = "signal_unknown"
+    SIGNAL_PRECISION = "signal_precision"
 
 
 def now_us() -> int:

@@ -1,7 +1,8 @@
 """The curate dashboard: ``streamlit run dashboard/app.py -- --store curate_data``.
 
-Five pages (``st.navigation``): overview, edge cases, integrity, drift and training runs. Every
-page reads the store through :mod:`dashboard.data` and never writes to it.
+Seven pages (``st.navigation``): overview, edge cases, integrity, drift, training runs, visuals
+and signals. Every page reads the store through :mod:`dashboard.data`; the only write is a
+review decision on the Edge cases page, and only under ``curate dashboard --allow-review``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ PAGES = Path(__file__).parent / "app_pages"
 PAGE_SPECS = (
     ("overview.py", "Overview", ":material/dashboard:", "overview"),
     ("edge_cases.py", "Edge cases", ":material/table_rows:", "edge_cases"),
+    ("signals.py", "Signals", ":material/functions:", "signals"),
     ("integrity.py", "Integrity", ":material/rule:", "integrity"),
     ("drift.py", "Drift", ":material/stacked_line_chart:", "drift"),
     ("training.py", "Training runs", ":material/model_training:", "training"),

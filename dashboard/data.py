@@ -36,6 +36,8 @@ from dashboard.runs import list_runs, pending_edge_cases, retrain_after
 from dashboard.windows import drift_windows as drift_windows
 from dashboard.windows import window_summary as window_summary
 from dashboard.windows import window_verdicts as window_verdicts
+from monitors.signal_report import COLUMNS as SIGNAL_REPORT_COLUMNS
+from monitors.signal_report import SignalReport, report_from_table
 
 DRIFT = MonitorKind.DATA_DRIFT.value
 CONCEPT = MonitorKind.CONCEPT_DRIFT.value
@@ -178,6 +180,18 @@ def concept_series(root: Path) -> pd.DataFrame:
     """
     df = _monitor_rows(root, CONCEPT)
     return df[df["metric"] != "pending"].reset_index(drop=True)
+
+
+@memo(["metrics"])
+def signal_report(root: Path) -> SignalReport:
+    """The signal analysis of every EDGE_CASE check: per-window and total leaf tables and
+    overlap matrices (:mod:`monitors.signal_report`).
+
+    >>> import tempfile
+    >>> signal_report(Path(tempfile.mkdtemp())).checks()
+    []
+    """
+    return report_from_table(read_table(root, "metrics", SIGNAL_REPORT_COLUMNS))
 
 
 # -- alerts and quarantine ---------------------------------------------------------------------

@@ -45,6 +45,7 @@ PAGES = {
     "integrity": "Integrity",
     "drift": "Drift",
     "training": "Training runs",
+    "signals": "Signals",
 }
 
 

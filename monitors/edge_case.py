@@ -35,6 +35,8 @@ from curate.tables import Metric, metric_row, quarantine_table
 from monitors import integrity_checks
 from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.budget import Budget, ClosedWindow, TopN
+from monitors.signal_analysis import SignalAnalysis
+from monitors.windows import parse_window
 
 
 class EdgeCaseCheck(CheckBase):
@@ -45,7 +47,8 @@ class EdgeCaseCheck(CheckBase):
     among the last ``fuzzy_memory`` collected texts. Exact hashes are remembered for the last
     ``dedupe_memory`` collected rows, so memory stays bounded. ``budget`` keeps only the ``n``
     most informative selected rows per window (:class:`~monitors.budget.Budget`); dedupe
-    applies first, to every selected row.
+    applies first, to every selected row. ``signal_analysis`` counts what each predicate of
+    the formula does per ``analysis_window`` (:mod:`monitors.signal_analysis`).
     """
 
     type: Literal["edge_case"] = MonitorKind.EDGE_CASE.value
@@ -56,6 +59,8 @@ class EdgeCaseCheck(CheckBase):
     dedupe_memory: int = Field(1_000_000, gt=0)
     fuzzy_memory: int = Field(2_000, gt=0)
     budget: Budget | None = None
+    signal_analysis: bool = True
+    analysis_window: int | str = 10_000
 
     @field_validator("signal_formulae", mode="before")
     @classmethod
@@ -65,6 +70,12 @@ class EdgeCaseCheck(CheckBase):
                 f"signal_formulae must be a Signal or a formula of signals, got "
                 f"{type(value).__name__}"
             )
+        return value
+
+    @field_validator("analysis_window")
+    @classmethod
+    def _window(cls, value: int | str) -> int | str:
+        parse_window(value)
         return value
 
 
@@ -135,6 +146,11 @@ class EdgeCaseMonitor(BaseMonitor):
             else None
         )
         self._top = TopN(config.budget) if config.budget is not None else None
+        self._analysis = (
+            SignalAnalysis(self.formula, config.analysis_window, self.name, context.strict)
+            if config.signal_analysis
+            else None
+        )
 
     @property
     def name(self) -> str:
@@ -149,6 +165,8 @@ class EdgeCaseMonitor(BaseMonitor):
 
     def process(self, batch: Any) -> MonitorResult:
         outcome = evaluate_isolated(self.formula, batch)
+        # Before dedupe, which edits the mask: the analysis is of the formula's own selections.
+        analysed = self._analysis.update(batch, outcome) if self._analysis else MonitorResult()
         mask = outcome.mask
         skipped = 0
         if self._deduper is not None and mask.any():
@@ -158,6 +176,7 @@ class EdgeCaseMonitor(BaseMonitor):
             mask[idx[dup]] = False
             skipped = int(dup.sum())
         result = MonitorResult(edge_mask=mask, reason=self.reason, leaves=outcome.leaves)
+        result.extend(analysed)
         if self._top is None:
             result.metrics.append(self._metric(Metric.EDGE_CASES, int(mask.sum()), len(batch)))
         else:
@@ -212,6 +231,8 @@ class EdgeCaseMonitor(BaseMonitor):
         window = self._top.flush() if self._top is not None else None
         if window is not None:
             self._emit(window, out)
+        if self._analysis is not None:
+            out.extend(self._analysis.flush())
         return out
 
     def _emit(self, window: ClosedWindow, out: MonitorResult) -> None:

@@ -166,8 +166,9 @@ class Curator:
         for i, check in enumerate(self.config.checks):
             if check.type == "edge_case":
                 # Dedupe needs the rows before these, in source order: done after the map.
-                self.monitors.append(EdgeCaseMonitor(check.model_copy(update={"dedupe": None}),
-                                                     context))  # fmt: skip
+                # Signal analysis windows are not merged by the reduce step (it sums counters).
+                off = {"dedupe": None, "signal_analysis": False}
+                self.monitors.append(EdgeCaseMonitor(check.model_copy(update=off), context))
             elif check.type == "data_integrity":
                 self.monitors.append(_WindowCounts(check, context, i, id_base))
             else:

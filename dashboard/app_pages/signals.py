@@ -1,0 +1,5 @@
+"""The signals page (see :mod:`dashboard.views.signals`)."""
+
+from dashboard.views.signals import render
+
+render()
