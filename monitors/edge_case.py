@@ -18,7 +18,7 @@ window's top ``n``, which is written when the window closes or on ``flush()``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -29,12 +29,15 @@ from rapidfuzz import fuzz, process
 
 from curate.config_base import CheckBase
 from curate.enums import MonitorKind
+from curate.errors import ConfigError
 from curate.signals import Signal
 from curate.signals.isolated import Isolated, evaluate_isolated
 from curate.tables import Metric, metric_row, quarantine_table
 from monitors import integrity_checks
 from monitors.base import BaseMonitor, MonitorResult, register
 from monitors.budget import Budget, ClosedWindow, TopN
+from monitors.collected import history
+from monitors.minhash_dedupe import MinHashDeduper, is_text
 from monitors.signal_analysis import SignalAnalysis
 from monitors.windows import parse_window
 
@@ -44,8 +47,13 @@ class EdgeCaseCheck(CheckBase):
 
     ``dedupe="exact"`` skips rows whose ``dedupe_column`` value was already collected;
     ``dedupe="fuzzy"`` also skips near-duplicates (rapidfuzz ``ratio`` ≥ ``fuzzy_threshold``)
-    among the last ``fuzzy_memory`` collected texts. Exact hashes are remembered for the last
-    ``dedupe_memory`` collected rows, so memory stays bounded. ``budget`` keeps only the ``n``
+    among the last ``fuzzy_memory`` collected texts. ``dedupe="minhash"`` skips texts whose
+    word ``shingle_size``-gram sets have an estimated Jaccard similarity ≥
+    ``minhash_threshold`` with a collected one's (``num_perm`` permutations and an LSH index,
+    :mod:`monitors.minhash_dedupe`: near-duplicates at scale). Each remembers the last
+    ``dedupe_memory`` collected rows, so memory stays bounded, and starts from the newest of
+    them already in the retraining set (:mod:`monitors.collected`): a restarted process does
+    not collect them again. ``budget`` keeps only the ``n``
     most informative selected rows per window (:class:`~monitors.budget.Budget`); dedupe
     applies first, to every selected row. ``signal_analysis`` counts what each predicate of
     the formula does per ``analysis_window`` (:mod:`monitors.signal_analysis`).
@@ -53,11 +61,14 @@ class EdgeCaseCheck(CheckBase):
 
     type: Literal["edge_case"] = MonitorKind.EDGE_CASE.value
     signal_formulae: Signal
-    dedupe: Literal["exact", "fuzzy"] | None = None
+    dedupe: Literal["exact", "fuzzy", "minhash"] | None = None
     dedupe_column: str = "text"
     fuzzy_threshold: float = Field(95.0, gt=0, le=100)
     dedupe_memory: int = Field(1_000_000, gt=0)
     fuzzy_memory: int = Field(2_000, gt=0)
+    minhash_threshold: float = Field(0.8, gt=0, le=1)
+    num_perm: int = Field(128, ge=8, le=1024)
+    shingle_size: int = Field(1, ge=1, le=16)
     budget: Budget | None = None
     signal_analysis: bool = True
     analysis_window: int | str = 10_000
@@ -85,17 +96,89 @@ def hash_values(values: pa.Array) -> np.ndarray:
 
 
 class Deduper:
-    """Remembers recently collected values and flags repeats, exact or fuzzy, in bounded memory."""
+    """Remembers recently collected values and flags repeats, exact, fuzzy or MinHash near
+    duplicates, in bounded memory.
 
-    def __init__(self, mode: str, threshold: float, memory: int, fuzzy_memory: int) -> None:
+    ``history`` (a loader of :func:`monitors.collected.collected_values`) gives the values
+    already collected; they are remembered first, when :meth:`duplicates` is first called.
+
+    >>> d = Deduper.for_check(EdgeCaseCheck(signal_formulae=Signal.contains("a"),
+    ...                                     dedupe="minhash"), history=lambda: pa.array(["a b c"]))
+    >>> d.duplicates(pa.array(["A b c!", "a b d", "a b d"])).tolist()
+    [True, False, True]
+    """
+
+    def __init__(
+        self,
+        mode: str,
+        threshold: float,
+        memory: int,
+        fuzzy_memory: int,
+        *,
+        minhash: MinHashDeduper | None = None,
+        history: Callable[[], pa.Array] | None = None,
+        strict: bool = False,
+    ) -> None:
         self.mode, self.threshold = mode, threshold
         self._hashes: deque[np.ndarray] = deque()
         self._known = np.zeros(0, dtype=np.uint64)
         self._memory = memory
         self._texts: deque[str] = deque(maxlen=fuzzy_memory)
+        if mode == "minhash" and minhash is None:
+            minhash = MinHashDeduper(memory=memory)
+        self._minhash = minhash
+        self._history, self.strict = history, strict
+        self.errors: list[str] = []  # what went wrong without stopping it, for the caller
+
+    @classmethod
+    def for_check(
+        cls,
+        check: EdgeCaseCheck,
+        history: Callable[[], pa.Array] | None = None,
+        strict: bool = False,
+    ) -> Deduper:
+        """The deduper an EDGE_CASE check's config asks for."""
+        minhash = None
+        if check.dedupe == "minhash":
+            minhash = MinHashDeduper(
+                check.minhash_threshold, check.num_perm, check.dedupe_memory, check.shingle_size
+            )
+        return cls(check.dedupe, check.fuzzy_threshold, check.dedupe_memory, check.fuzzy_memory,
+                   minhash=minhash, history=history, strict=strict)  # fmt: skip
+
+    def take_errors(self) -> list[str]:
+        """The errors recorded since the last call (and forget them)."""
+        errors, self.errors = self.errors, []
+        return errors
+
+    def _rebuild(self) -> None:
+        """Remember what the retraining set already holds (once, before the first values)."""
+        load, self._history = self._history, None
+        try:
+            values = load()
+            if len(values):
+                self.duplicates(values)
+        except Exception as exc:
+            if self.strict:
+                raise
+            self.errors.append(
+                f"dedupe could not read the values already collected: {type(exc).__name__}: "
+                f"{exc}; it starts empty, so rows collected before may be collected again"
+            )
 
     def duplicates(self, values: pa.Array) -> np.ndarray:
         """Which values repeat an earlier one (or an earlier one in this same call)."""
+        if self._history is not None:
+            self._rebuild()
+        if self._minhash is not None:
+            if not is_text(values.type):
+                message = (f"dedupe='minhash' compares texts, but the column is {values.type}: "
+                           "its rows were kept without deduplication (use dedupe='exact')")  # fmt: skip
+                if self.strict:
+                    raise ConfigError(message)
+                self.errors.append(message)
+                return np.zeros(len(values), dtype=bool)
+            return self._minhash.duplicates(values)
         h = hash_values(values)
         dup = np.isin(h, self._known) | pd.Series(h).duplicated().to_numpy()
         if self.mode == "fuzzy":
@@ -139,8 +222,10 @@ class EdgeCaseMonitor(BaseMonitor):
         self.formula = config.signal_formulae
         self.reason = str(self.formula)
         self._deduper = (
-            Deduper(
-                config.dedupe, config.fuzzy_threshold, config.dedupe_memory, config.fuzzy_memory
+            Deduper.for_check(
+                config,
+                history(context.store, self.reason, config.dedupe_column, config.dedupe_memory),
+                strict=context.strict,
             )
             if config.dedupe
             else None
@@ -160,6 +245,7 @@ class EdgeCaseMonitor(BaseMonitor):
     def _unit_test_params(cls) -> Iterator[dict[str, Any]]:
         yield {"signal_formulae": Signal.contains("nike") & (Signal.confidence() < 0.9)}
         yield {"signal_formulae": Signal.contains("nike"), "dedupe": "exact"}
+        yield {"signal_formulae": Signal.contains("nike"), "dedupe": "minhash", "num_perm": 32}
         yield {"signal_formulae": Signal.margin() < 0.5, "budget": {"n": 5, "window": 40,
                "by": Signal.margin(), "order": "ascending"}}  # fmt: skip
 
@@ -182,6 +268,8 @@ class EdgeCaseMonitor(BaseMonitor):
         else:
             self._score(batch, result)  # counted per window, when the window closes
         if self._deduper is not None:
+            where = f"dedupe of check {self.name!r} on {self.config.dedupe_column!r}"
+            result.errors.extend(f"{where}: {e}" for e in self._deduper.take_errors())
             result.metrics.append(
                 self._metric(Metric.DUPLICATES_SKIPPED, skipped, len(batch),
                              self.config.dedupe_column)

@@ -3,7 +3,10 @@
 The :class:`Reducer` takes each fragment's result in source order (both engines hand them over
 in that order) and makes what is written: edge cases after ``dedupe`` (the first clean
 occurrence in the source is kept), quarantine as it is, and the metric and alert rows of the
-whole job. Counters become one row per check and metric for the job; integrity windows are
+whole job. Every ``dedupe`` mode (``exact``, ``fuzzy``, ``minhash``) is the streaming check's
+own :class:`~monitors.edge_case.Deduper`, fed the fragments' edge cases in source order and
+started from what the store already holds, so a job keeps what logging the same rows would
+keep. Counters become one row per check and metric for the job; integrity windows are
 closed from their merged counts; drift windows are computed by the check itself, fed the
 measured columns in order. Every metric row carries the job's start time as ``ts``, and windows
 span the synthetic timestamps ``start_us + source row``, so the output depends on the source
@@ -34,6 +37,7 @@ from curate.config import Config
 from curate.scale.curation import Partial, batch_config
 from curate.tables import Metric
 from monitors.base import MonitorContext, MonitorResult
+from monitors.collected import history
 from monitors.edge_case import Deduper
 from monitors.integrity import IntegrityMonitor
 
@@ -66,10 +70,11 @@ class Reducer:
         self._drift: dict[int, Any] = {}
         for i, check in enumerate(self.config.checks):
             if check.type == "edge_case" and check.dedupe:
-                deduper = Deduper(check.dedupe, check.fuzzy_threshold, check.dedupe_memory,
-                                  check.fuzzy_memory)  # fmt: skip
-                self._dedupe.append((str(check.signal_formulae), check.dedupe_column, check,
-                                     deduper))  # fmt: skip
+                reason = str(check.signal_formulae)
+                # What the store already holds counts as collected, as for a Framework.
+                loader = history(store, reason, check.dedupe_column, check.dedupe_memory)
+                deduper = Deduper.for_check(check, loader, strict=self.config.strict)
+                self._dedupe.append((reason, check.dedupe_column, check, deduper))
             elif check.type == "data_integrity":
                 self._integrity[i] = IntegrityMonitor(check, context)
             elif check.type == "data_drift":
@@ -135,6 +140,8 @@ class Reducer:
             if not len(idx):
                 continue
             dup = deduper.duplicates(edges.column(column).take(pa.array(idx)).combine_chunks())
+            for message in deduper.take_errors():
+                log.warning("curate: dedupe of check %r on %r: %s", reason, column, message)
             for k in idx[dup].tolist():
                 reasons[k] = [r for r in reasons[k] if not _is(r, reason)]
             self.skipped[j] = self.skipped.get(j, 0) + int(dup.sum())
