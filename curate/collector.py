@@ -14,6 +14,9 @@ and writer as a local Framework (:class:`curate.process_child.Monitoring`), and 
   recorded as logged and dropped;
 - ``GET /health``.
 
+With ``prometheus_port`` (``--prometheus-port``) it serves the store's numbers and its queue to
+Prometheus (:mod:`curate.prometheus`), as a local Framework's ``prometheus_port`` does.
+
 A body that is not such JSON gets ``400`` with what was wrong, a wrong or missing token
 ``401`` (``Authorization: Bearer <token>``, the shared secret in ``CURATE_TOKEN``), a body over
 ``MAX_BODY`` ``413``; none of them changes the store. It binds to 127.0.0.1 unless told
@@ -60,7 +63,8 @@ class Collector:
     """The collector's store, monitors and HTTP server (``close()`` writes everything)."""
 
     def __init__(self, config: Config | dict[str, Any], *, port: int = 8765,
-                 host: str = "127.0.0.1", token: str | None = None) -> None:  # fmt: skip
+                 host: str = "127.0.0.1", token: str | None = None,
+                 prometheus_port: int | None = None) -> None:  # fmt: skip
         if host not in ("127.0.0.1", "localhost", "::1") and not token:
             raise ConfigError(
                 f"curate serve: binding to {host} lets other hosts write to the store; set "
@@ -81,6 +85,11 @@ class Collector:
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                         name="curate-collector")  # fmt: skip
         self._thread.start()
+        self.metrics_server = None
+        if prometheus_port is not None:
+            from curate.prometheus import serve_metrics
+
+            self.metrics_server = serve_metrics(self, prometheus_port, host)
 
     def _on_message(self, message: tuple) -> None:
         if message[0] == "written":
@@ -112,11 +121,19 @@ class Collector:
         with self._written:
             return self._written.wait_for(lambda: self._durable >= seq, WRITE_TIMEOUT)
 
+    def backlog(self) -> dict[str, int]:
+        """Rows received and not yet written (for the Prometheus endpoint)."""
+        writer = self.monitoring.writer
+        buffered = writer.buffered_rows
+        return {"queued": max(0, writer.pending_rows - buffered), "buffered": buffered}
+
     def close(self) -> None:
         """Stop serving, then write everything and close the monitors."""
         self.server.shutdown()
         self.server.server_close()
         self.monitoring.close(None)
+        if self.metrics_server is not None:
+            self.metrics_server.close()
 
     def authorised(self, header: str | None) -> bool:
         """True when no token is set, or ``header`` is ``Bearer <token>``."""
@@ -266,7 +283,8 @@ def serve_command(args: Any) -> int:
     config = dict(load_config(args.config)) if args.config else {}
     config["retraining_folder"] = args.store
     collector = Collector(config, port=args.port, host=args.host,
-                          token=os.environ.get("CURATE_TOKEN"))  # fmt: skip
+                          token=os.environ.get("CURATE_TOKEN"),
+                          prometheus_port=args.prometheus_port)  # fmt: skip
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     print(f"curate serve: {collector.store.root} on {collector.url}", file=sys.stderr, flush=True)
@@ -289,5 +307,10 @@ def add_subcommand(sub: Any) -> None:
         "--host",
         default="127.0.0.1",
         help="address to bind (127.0.0.1; another needs CURATE_TOKEN)",
+    )
+    serve.add_argument(
+        "--prometheus-port",
+        type=int,
+        help="also serve Prometheus metrics (rows, queue, drift...) on this port",
     )
     serve.set_defaults(func=serve_command)

@@ -183,3 +183,23 @@ def test_remote_configs_that_cannot_work_are_clear_errors(tmp_path: Path) -> Non
     fw.close()
     with pytest.raises(ConfigError, match="CURATE_TOKEN"):
         Collector({"retraining_folder": tmp_path}, port=0, host="0.0.0.0")
+
+
+def test_the_collectors_prometheus_numbers_are_the_stores(tmp_path: Path) -> None:
+    checks = [{"type": "edge_case", "signal_formulae": Signal.contains("great")}]
+    c = Collector({"checks": checks, "retraining_folder": tmp_path, "flush_interval": 0.1},
+                  port=0, prometheus_port=0)  # fmt: skip
+    try:
+        fw = Framework({"remote": c.url})
+        fw.log(inputs={"text": texts(40)})
+        fw.log(inputs={"text": ["great", "fine"]})
+        fw.close()
+        page = urllib.request.urlopen(c.metrics_server.url, timeout=10).read().decode()
+    finally:
+        c.close()
+    summary = StoreReader(tmp_path).summary()
+    scraped = {line.split()[0]: float(line.split()[1]) for line in page.splitlines()
+               if line and not line.startswith("#")}  # fmt: skip
+    assert scraped["curate_rows_logged_total"] == summary["rows_logged"] == 42
+    assert scraped["curate_edge_cases_total"] == summary["edge_cases"] >= 1
+    assert scraped['curate_queue_rows{stage="queued"}'] == 0
