@@ -94,7 +94,11 @@ def features(frame: pd.DataFrame, column: str | list[str]) -> np.ndarray:
 
 
 def project(x: np.ndarray, method: str, dim: int = 2, seed: int = 0, **params: Any) -> np.ndarray:
-    """``x`` projected to ``dim`` dimensions by ``"UMAP"`` or ``"t-SNE"``."""
+    """``x`` projected to ``dim`` dimensions by ``"UMAP"``, ``"t-SNE"`` or ``"PCA"``.
+
+    >>> project(np.eye(4), "PCA", dim=2).shape
+    (4, 2)
+    """
     x = np.nan_to_num(np.asarray(x, dtype=float))
     if method == "UMAP":
         umap = _need("umap", "umap-learn")
@@ -106,16 +110,36 @@ def project(x: np.ndarray, method: str, dim: int = 2, seed: int = 0, **params: A
         perplexity = min(float(params.get("perplexity", 30)), max(1.0, (len(x) - 1) / 3))
         return manifold.TSNE(n_components=dim, perplexity=perplexity, random_state=seed,
                              init="pca").fit_transform(x)  # fmt: skip
-    raise ValueError(f"unknown projection {method!r}; choose UMAP or t-SNE")
+    if method == "PCA":
+        decomposition = _need("sklearn.decomposition", "scikit-learn")
+        dim = min(dim, *x.shape)
+        return decomposition.PCA(n_components=dim, random_state=seed).fit_transform(x)
+    raise ValueError(f"unknown projection {method!r}; choose UMAP, t-SNE or PCA")
 
 
-def cluster(coords: np.ndarray, algorithm: str = "HDBSCAN") -> np.ndarray:
-    """Cluster labels of projected points (-1: noise), by ``HDBSCAN`` or ``DBSCAN``."""
+def cluster(
+    coords: np.ndarray,
+    algorithm: str = "HDBSCAN",
+    min_cluster_size: int | None = None,
+    selection: str = "eom",
+) -> np.ndarray:
+    """Cluster labels of projected points (-1: noise), by ``HDBSCAN`` or ``DBSCAN``.
+
+    HDBSCAN's smallest cluster is ``min_cluster_size`` points (default: 2% of them, at least
+    5); ``selection`` is its ``cluster_selection_method`` (``"eom"`` or ``"leaf"``).
+
+    >>> rng = np.random.default_rng(0)
+    >>> blobs = np.vstack([rng.normal(0, 0.1, (20, 2)), rng.normal(5, 0.1, (20, 2))])
+    >>> sorted(set(cluster(blobs).tolist()))
+    [0, 1]
+    """
     sk = _need("sklearn.cluster", "scikit-learn")
     if algorithm == "DBSCAN":
         spread = float(np.median(np.std(coords, axis=0))) or 1.0
         return sk.DBSCAN(eps=spread / 5).fit_predict(coords)
-    return sk.HDBSCAN(min_cluster_size=max(5, len(coords) // 50)).fit_predict(coords)
+    size = min_cluster_size or max(5, len(coords) // 50)
+    hdbscan = sk.HDBSCAN(min_cluster_size=size, cluster_selection_method=selection, copy=True)
+    return hdbscan.fit_predict(coords)
 
 
 def plot_frame(frame: pd.DataFrame, visual: dict[str, Any]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import streamlit as st
 
 from dashboard import charts, data, filters, ui
+from dashboard.views.clusters import chosen_rows, render_clusters
 from dashboard.views.review import render_review
 
 SHOW_ROWS = 1000
@@ -39,9 +40,11 @@ def render() -> None:
     if not counts.empty:
         st.subheader("Edge cases over time, per check")
         st.altair_chart(charts.counts_chart(counts, freq), width="stretch")
+    cluster_ids = render_clusters(root, shown)
+    shown = chosen_rows(shown, cluster_ids)
     _table(shown)
     _export(shown)
-    render_review(root, shown)
+    render_review(root, shown, cluster_ids)
 
 
 def _filters(root: Path, df: pd.DataFrame) -> filters.EdgeCaseFilter:
