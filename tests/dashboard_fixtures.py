@@ -14,11 +14,26 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
+from streamlit.testing.v1 import AppTest
 
 from curate import Framework, Signal
 from curate.runs import RunRegistry
 from curate.store import Store, now_us
 from curate.tables import alert_row, alerts_table, metric_row, metrics_table
+
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def app_on(store: Path, page: str, monkeypatch: pytest.MonkeyPatch, timeout: float = 60) -> AppTest:
+    """Run the app on ``store`` and switch to ``page``; fail on any exception."""
+    monkeypatch.setenv("CURATE_STORE", str(store))
+    monkeypatch.delenv("CURATE_RETRAIN_AFTER", raising=False)
+    at = AppTest.from_file(str(APP), default_timeout=timeout).run()
+    at.switch_page(f"app_pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
 
 PROBES = ["Nike shoes are very [MASK].", "The new hoodies are [MASK]."]
 BEFORE = {"Nike shoes are very [MASK].": ["expensive", "heavy", "good"],

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import real_corpora as rc
+from dashboard_fixtures import app_on
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -338,12 +339,8 @@ def real_store(root: Path, n: int) -> pd.DataFrame:
 
 
 def _app(root: Path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("CURATE_STORE", str(root))
     monkeypatch.delenv(view.ENCODER_ENV, raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=300).run()
-    at.switch_page("app_pages/edge_cases.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_on(root, "edge_cases", monkeypatch, timeout=300)
 
 
 def _frames(at: AppTest, column: str) -> list[pd.DataFrame]:

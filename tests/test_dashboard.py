@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from dashboard_fixtures import PROBES, add_drift, add_run, pipeline_store
+from dashboard_fixtures import PROBES, add_drift, add_run, app_on, pipeline_store
 from streamlit.testing.v1 import AppTest
 
 from curate.enums import MonitorKind
@@ -26,16 +26,6 @@ from dashboard.windows import WindowKey
 
 APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 PAGES = ("overview", "edge_cases", "integrity", "drift", "training")
-
-
-def app_on(store: Path, page: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    """Run the app on ``store`` and switch to ``page``; fail on any exception."""
-    monkeypatch.setenv("CURATE_STORE", str(store))
-    monkeypatch.delenv("CURATE_RETRAIN_AFTER", raising=False)
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page(f"app_pages/{page}.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def texts(at: AppTest) -> str:

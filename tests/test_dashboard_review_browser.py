@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import real_corpora as rc
+from dashboard_fixtures import app_on
 from streamlit.testing.v1 import AppTest
 
 from curate import Framework, Monitor, Signal
@@ -184,16 +185,12 @@ def test_review_in_chromium_reaches_the_training_data(tmp_path: Path) -> None:
 
 
 def edge_cases_page(root: Path, monkeypatch, allow: bool) -> AppTest:
-    monkeypatch.setenv("CURATE_STORE", str(root))
     if allow:
         monkeypatch.setenv("CURATE_ALLOW_REVIEW", "1")
     else:
         monkeypatch.delenv("CURATE_ALLOW_REVIEW", raising=False)
     cache.clear_caches()
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page("app_pages/edge_cases.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_on(root, "edge_cases", monkeypatch)
 
 
 @needs_text

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import real_corpora as rc
+from dashboard_fixtures import app_on
 from signal_fixtures import review_store
 from streamlit.testing.v1 import AppTest
 
@@ -21,11 +22,7 @@ needs_corpora = pytest.mark.skipif(not rc.available(), reason=rc.SKIP_REASON)
 
 
 def page(store: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.setenv("CURATE_STORE", str(store))
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
-    at.switch_page("app_pages/signals.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_on(store, "signals", monkeypatch)
 
 
 @pytest.fixture(scope="module")
