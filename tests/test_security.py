@@ -30,7 +30,11 @@ FORBIDDEN_NAMES = {"eval", "exec"}
 # mode="process" pickles calls between a Framework and the child process it started itself,
 # over an anonymous pipe nobody else holds (as multiprocessing does): never stored data, never
 # the network. The collector (curate serve), which does take the network, is not among them.
-OWN_PIPE = {"curate/process_channel.py", "curate/process_child.py", "curate/process_mode.py"}
+# The Spark recipe unpickles the results of the map step its own job ran on the executors,
+# which Spark feeds the pickled map function itself (cloudpickle): what an executor could send
+# back, it could already run.
+OWN_PIPE = {"curate/process_channel.py", "curate/process_child.py", "curate/process_mode.py",
+            "curate/scale/spark.py"}  # fmt: skip
 PICKLE = {("pickle", "load"), ("pickle", "loads")}
 
 

@@ -22,7 +22,7 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,24 +72,53 @@ def run(
     fragments = sources.plan(source, fragment_rows)
     counts = list(mapper(sources.count_rows, fragments))
     fragments = sources.with_offsets(fragments, counts)
-    total = sum(counts)
+    job = curate_into(cfg, out, sum(counts), lambda work: mapper(work, fragments), progress)
+    seconds = time.monotonic() - started
+    return {
+        "engine": engine, "source": source, "store": job["store"], "rows": job["rows"],
+        "fragments": len(fragments), **{k: v for k, v in job.items() if k not in ("store", "rows")},
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(job["rows"] / seconds, 1) if seconds else None,
+    }  # fmt: skip
+
+
+def curate_into(
+    cfg: Config,
+    out: Any,
+    total: int,
+    results: Callable[[_Work], Iterable[dict[str, Any]]],
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Reserve ids for ``total`` source rows, reduce what ``results(work)`` yields and write it.
+
+    ``work`` (a :class:`_Work`) curates parts of the source: ``work(fragment)`` reads one,
+    ``work.curate(table, first_row)`` takes rows in hand. ``results`` yields their results in
+    source order, on whatever engine runs them; the counts of the job's summary come back.
+
+    >>> import tempfile, pyarrow as pa
+    >>> from curate.signals import Signal
+    >>> cfg = batch_config({"checks": [{"type": "edge_case",
+    ...                                 "signal_formulae": Signal.contains("nike")}]})
+    >>> rows = pa.table({"text": ["nike", "puma", "nike air"]})
+    >>> parts = lambda work: [work.curate(rows.slice(0, 2), 0), work.curate(rows.slice(2), 2)]
+    >>> job = curate_into(cfg, Store(tempfile.mkdtemp()), 3, parts, progress=False)
+    >>> job["rows"], job["edge_cases"], job["metric_rows"] > 0
+    (3, 2, True)
+    """
     id_base = out.reserve_ids(max(total, 1))
     start_us = now_us()
     reducer = Reducer(cfg, out, start_us=start_us)
     work = _Work(cfg, id_base, start_us, _schema(out))
-    written = _curate(mapper(work, fragments), reducer, out, total, progress)
+    written = _curate(iter(results(work)), reducer, out, total, progress)
     metrics, alerts = reducer.finish()
     if metrics:
         out.write("metrics", metrics_table(metrics, out.writer_id))
     if alerts:
         out.write("alerts", alerts_table(alerts))
-    seconds = time.monotonic() - started
     return {
-        "engine": engine, "source": source, "store": str(out.root), "rows": total,
-        "fragments": len(fragments), "edge_cases": written["retraining"],
+        "store": str(out.root), "rows": total, "edge_cases": written["retraining"],
         "quarantine_entries": written["quarantine"], "metric_rows": len(metrics),
         "alerts": len(alerts), "first_id": id_base, "start_us": start_us,
-        "seconds": round(seconds, 3), "rows_per_s": round(total / seconds, 1) if seconds else None,
     }  # fmt: skip
 
 
@@ -136,13 +165,22 @@ class _Work:
         self.cfg, self.id_base, self.start_us, self.schema = cfg, id_base, start_us, schema
 
     def __call__(self, fragment: sources.Fragment) -> dict[str, Any]:
-        curator = Curator(self.cfg, id_base=self.id_base, start_us=self.start_us,
-                          retraining_schema=self.schema)  # fmt: skip
-        table = sources.read_fragment(fragment)
+        return self.curate(sources.read_fragment(fragment), fragment.first_row)
+
+    def curator(self) -> Curator:
+        """A map-step curator for this job (one per task: it builds the checks once)."""
+        return Curator(self.cfg, id_base=self.id_base, start_us=self.start_us,
+                       retraining_schema=self.schema)  # fmt: skip
+
+    def curate(
+        self, table: pa.Table, first_row: int, curator: Curator | None = None
+    ) -> dict[str, Any]:
+        """The encoded result of source rows ``first_row ...``, curated ``batch_size`` at a time."""
+        curator = curator or self.curator()
         step = self.cfg.batch_size
         edges, quarantine, partial = [], [], None
         for offset in range(0, max(table.num_rows, 1), step):
-            e, q, p = curator.curate(table.slice(offset, step), fragment.first_row + offset)
+            e, q, p = curator.curate(table.slice(offset, step), first_row + offset)
             edges.append(e)
             quarantine.append(q)
             partial = p if partial is None else partial.merge(p)
