@@ -5,7 +5,9 @@ profile; ``curate train``, ``curate runs`` and ``curate probe`` drive the traine
 ``curate dashboard`` serves the Streamlit app; ``curate batch SOURCE --config FILE`` curates an
 existing dataset (:mod:`curate.scale.job`); ``curate migrate SOURCE TARGET`` copies a local store
 into a Delta store (:mod:`curate.scale.migrate`); ``curate metrics --store DIR --port P`` serves a
-store's numbers to Prometheus (:mod:`curate.prometheus`); ``curate signals --store DIR`` prints
+store's numbers to Prometheus (:mod:`curate.prometheus`); ``curate compact --store DIR``
+merges small segments and drops expired rows (:mod:`curate.compaction`);
+``curate signals --store DIR`` prints
 what each signal of the EDGE_CASE formulas does (:mod:`monitors.signal_report`); ``curate serve``
 runs a collector (:mod:`curate.collector`). Those of other
 packages are plugins (the ``curate.commands`` entry points), so the command line never imports a layer above it and a
@@ -151,6 +153,50 @@ def _add_signals(sub: argparse._SubParsersAction) -> None:
     signals.set_defaults(func=_signals)
 
 
+def _compact(args: argparse.Namespace) -> int:
+    from curate.compaction import compact
+
+    report = compact(args.store, tables=args.tables, retention=args.retention,
+                     target_size=args.target_size, min_age=args.min_age, grace=args.grace,
+                     dry_run=args.dry_run)  # fmt: skip
+    print(json.dumps(report.as_dict(), indent=2) if args.json else report.text())
+    return 0
+
+
+def _seconds(text: str) -> float:
+    if text.replace(".", "", 1).isdigit():
+        return float(text)
+    from curate.retention import parse_duration
+
+    try:
+        return parse_duration(text, "duration") / 1e6
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_compact(sub: argparse._SubParsersAction) -> None:
+    compact = sub.add_parser(
+        "compact", help="merge small segments and drop expired rows (retention); safe while "
+        "writers write",
+    )  # fmt: skip
+    compact.add_argument(
+        "--store", default="curate_data", help="store folder (default curate_data)"
+    )
+    compact.add_argument("--tables", help="comma-separated tables (default: all)")
+    compact.add_argument(
+        "--retention", help="e.g. metrics=90d,quarantine=30d (default: the Framework config's)"
+    )
+    compact.add_argument("--target-size", default="128MiB", help="merged segment size: 128MiB, "
+                         "or rows: 500k rows (default 128MiB)")  # fmt: skip
+    compact.add_argument("--min-age", type=_seconds, default=60.0,
+                         help="leave segments younger than this (seconds or 1m; default 1m)")  # fmt: skip
+    compact.add_argument("--grace", type=_seconds, default=600.0, help="delete replaced "
+                         "segments this long after (seconds or 10m; default 10m; 0: now)")  # fmt: skip
+    compact.add_argument("--dry-run", action="store_true", help="report the plan, change nothing")
+    compact.add_argument("--json", action="store_true", help="print the report as JSON")
+    compact.set_defaults(func=_compact)
+
+
 def _port(text: str) -> int:
     if not text.isdigit() or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"a port number from 0 to 65535, not {text!r}")
@@ -191,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_migrate(sub)
     _add_metrics(sub)
     _add_signals(sub)
+    _add_compact(sub)
     _add_serve(sub)
     for entry in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
         try:

@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from curate.config_base import StrictModel
 from curate.delta_store import store_root
 from curate.errors import ConfigError
+from curate.retention import parse_retention
 from curate.sinks.spec import SPECS, SinkSpec
 
 
@@ -127,6 +128,9 @@ class Config(StrictModel):
     prometheus_port: int | None = None
     #: The address it listens on: loopback, unless you mean other hosts to reach it.
     prometheus_addr: str = "127.0.0.1"
+    #: How long tables keep rows, e.g. ``{"metrics": "90d", "quarantine": "30d"}``: what
+    #: ``curate compact`` expires (``curate.retention``); tables not named keep everything.
+    retention: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -145,6 +149,14 @@ class Config(StrictModel):
                 f"alert_sinks must be a list of sink dicts, got {type(value).__name__}"
             )
         return [parse_sink(s, i) for i, s in enumerate(value)]
+
+    @field_validator("retention", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> dict[str, str]:
+        try:
+            return parse_retention(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("prometheus_port", mode="before")
     @classmethod

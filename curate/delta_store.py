@@ -10,10 +10,10 @@ commit version of a reservation in the ``_ids`` table: a version is committed by
 writer, so blocks never overlap.
 
 The Framework's ``log()`` (``retraining_folder`` a URI), batch curation (``curate batch``) and
-``curate migrate`` (:mod:`curate.scale.migrate`, from a local store) write to it. What it does
-not do yet: training runs, run records and the training lock (a lease taken by conditional
-writes), reading the traffic sample back (a drift check needs a ``reference_dataset``) and the
-dashboard's reads.
+``curate migrate`` (:mod:`curate.scale.migrate`, from a local store) write to it. A drift
+check without a ``reference_dataset`` reads its traffic sample back (:meth:`traffic_sample`).
+Training runs and the dashboard read a local copy of it (:mod:`curate.delta_mirror`), one run at
+a time across machines under its training lease (:mod:`curate.leases`).
 
 >>> import tempfile, pyarrow as pa
 >>> store = DeltaStore(tempfile.mkdtemp())
@@ -31,20 +31,23 @@ import socket
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from curate.errors import ConfigError, StoreError
 from curate.outcomes import outcomes
 from curate.store_reader import TABLES, empty_schema, local_root
+from curate.traffic import KEY_COLUMN, SIZE_METADATA, TRAFFIC_TABLE
 
 #: Schemes a Delta store may live on (delta-rs's object stores) besides a local path.
 DELTA_SCHEMES = ("s3", "s3a", "gs", "az", "abfs", "abfss", "file")
 ID_BLOCK = 1 << 16
 _CREATE_RETRIES = 5
 _IDS = "_ids"
+SIZE_KEY = SIZE_METADATA.decode()
 
 
 def is_uri(root: Any) -> bool:
@@ -91,6 +94,12 @@ def store_root(root: str | os.PathLike[str]) -> Path | str:
             open_store(text)  # raises the ConfigError that names the supported schemes
         return text
     return local_root(text)
+
+
+def _schema_metadata(data: pa.Table | pa.RecordBatchReader) -> dict[str, str]:
+    # delta-rs drops Arrow schema metadata; the traffic sample's size goes into the commit.
+    raw = data.schema.metadata or {}
+    return {SIZE_KEY: raw[SIZE_METADATA].decode()} if SIZE_METADATA in raw else {}
 
 
 def _options() -> dict[str, str]:
@@ -145,8 +154,9 @@ class DeltaStore:
         """
         if table not in (*TABLES, _IDS):
             raise StoreError(f"unknown table {table!r}; valid tables: {', '.join(TABLES)}")
+        metadata = {**_schema_metadata(data), **(metadata or {})}
         props = self._dl.CommitProperties(custom_metadata={"writer": self.writer_id,
-                                                           **(metadata or {})})  # fmt: skip
+                                                           **metadata})  # fmt: skip
         for attempt in range(_CREATE_RETRIES):
             try:
                 self._dl.write_deltalake(self.uri(table), data, mode="append",
@@ -218,6 +228,24 @@ class DeltaStore:
             data = data.select([c for c in columns if c in data.column_names])
         return data
 
+    def traffic_sample(
+        self, n: int | None = None, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The ``n`` traffic-sample rows with the smallest keys, in key order, as for a local
+        store (:func:`curate.traffic.read_sample`); ``n=None``: the size its writers kept (the
+        smallest), which each traffic commit records."""
+        wanted = None if columns is None else [*columns, KEY_COLUMN]
+        table = self.read(TRAFFIC_TABLE, wanted)
+        if KEY_COLUMN not in table.column_names or not table.num_rows:
+            return pa.table({})
+        n = self.sample_size() if n is None else n
+        return table.take(pc.sort_indices(table, [(KEY_COLUMN, "ascending")])[:n])
+
+    def sample_size(self) -> int | None:
+        """The smallest traffic-sample size a writer of this store kept (``None``: none did)."""
+        sizes = [int(c[SIZE_KEY]) for c in self.history(TRAFFIC_TABLE) if c.get(SIZE_KEY)]
+        return min(sizes) if sizes else None
+
     def history(self, table: str) -> list[dict[str, Any]]:
         """The commit infos of ``table``, newest first, each commit's custom metadata (the
         ``metadata`` given to :meth:`write`) among their keys; ``[]`` before the first write.
@@ -276,14 +304,71 @@ class DeltaStore:
         return outcomes(lambda table, columns: self.read(table, columns))
 
     def summary(self) -> dict[str, Any]:
-        """The counts ``Framework.stats()`` reports, as for a local store (no runs here yet),
-        with each table's data files and committed ``versions``."""
+        """The counts ``Framework.stats()`` reports, as for a local store, with each table's
+        data files and committed ``versions``; runs are those recorded under ``runs/``
+        (training reads a local copy: :mod:`curate.delta_mirror`)."""
         counts = self.outcomes()
+        records = self.run_records()
+        latest = records[-1] if records else None
         return {
             **counts,
-            "edge_cases_since_last_run": counts["edge_cases"],
+            "edge_cases_since_last_run": self.pending_rows(latest),
             "files": {t: len(self.files(t)) for t in TABLES},
             "versions": self.snapshot(),
-            "runs": 0,
-            "latest_run": None,
+            "runs": len(records),
+            "latest_run": None
+            if latest is None
+            else {"id": latest["run_id"], "status": latest.get("status")},
         }
+
+    def run_records(self) -> list[dict[str, Any]]:
+        """The records of the training runs under ``runs/`` (as written), oldest first."""
+        fs, base = self._fs()
+        selector = pafs.FileSelector(f"{base}/runs", recursive=True, allow_not_found=True)
+        records = []
+        for info in sorted(fs.get_file_info(selector), key=lambda i: i.path):
+            if info.type != pafs.FileType.File or not info.path.endswith("/run.json"):
+                continue
+            try:
+                with fs.open_input_stream(info.path) as stream:
+                    records.append(json.loads(stream.read()))
+            except (OSError, ValueError, pa.ArrowException):
+                continue  # a record being replaced, or not one of ours
+        return [r for r in records if isinstance(r, dict) and "run_id" in r]
+
+    def data_files(self, table: str) -> tuple[int | None, list[DataFile]]:
+        """``table``'s latest version and its data files, each with the segment name a local
+        copy gives it (:func:`segment_name`) and its row count; ``(None, [])`` before the
+        first write."""
+        dt = self._table(table)
+        if dt is None:
+            return None, []
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        columns = (actions.column(c).to_pylist() for c in ("path", "modification_time",
+                                                             "num_records"))  # fmt: skip
+        files = [DataFile(segment_name(p, t), p, n or 0) for p, t, n in zip(*columns, strict=True)]
+        return dt.version(), files
+
+    def pending_rows(self, latest: dict[str, Any] | None = None) -> int:
+        """Edge cases written since the latest run (``latest``'s record) took its snapshot."""
+        consumed = {name.rsplit("/", 1)[-1] for name in (latest or {}).get("snapshot", [])}
+        _, files = self.data_files("retraining")
+        return sum(f.rows for f in files if f.name not in consumed)
+
+
+class DataFile(NamedTuple):
+    """One data file of a Delta table: its local segment name, its path in the table, its rows."""
+
+    name: str
+    path: str
+    rows: int
+
+
+def segment_name(path: str, modified_ms: int) -> str:
+    """The segment name of a Delta data file in a local copy of the store: sorted by when it
+    was written, and the same on every machine.
+
+    >>> segment_name("part-00001-3f2a-c000.snappy.parquet", 1_700_000_000_000)
+    'part-1700000000000000-delta-part-00001-3f2a-c000.snappy.parquet'
+    """
+    return f"part-{modified_ms * 1000:016d}-delta-{path.replace('/', '_')}"

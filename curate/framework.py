@@ -39,6 +39,7 @@ from curate.writer import Writer
 from monitors.base import REGISTRY, BaseMonitor, MonitorContext
 
 if TYPE_CHECKING:
+    from curate.compaction_plan import CompactionReport
     from curate.process_mode import ProcessWriter
     from curate.prometheus import MetricsServer
     from curate.store import Store
@@ -63,11 +64,12 @@ class Framework:
             self._init_remote(cfg)
             return
         self.store = open_store(cfg.retraining_folder)
-        if isinstance(self.store, DeltaStore) and (cfg.retrain_after or cfg.training_args):
+        if isinstance(self.store, DeltaStore) and cfg.retrain_after:
             raise ConfigError(
-                f"retraining_folder {self.store.root!r} is a Delta store, which does not hold "
-                "training runs yet: log into it without retrain_after/training_args, and train "
-                "from a local store"
+                f"retraining_folder {self.store.root!r} is a Delta store: retrain_after does "
+                "not start runs from the processes that log into a Delta store; "
+                f"train with `curate train --store {self.store.root}` or fw.retrain() (one run "
+                "at a time across machines, under the store's training lease)"
             )
         self.runs = RunRegistry(self.store)
         self._retrainer = Retrainer(
@@ -85,6 +87,8 @@ class Framework:
         self._writer = self._start_monitoring(cfg)
         # Bound once: log() is the request path, and each attribute lookup there is paid per call.
         self._take_ids, self._submit = self._ids.take, self._writer.submit
+        # What log() queues: a LogCall, or the plain tuple a process-mode writer sends as it is.
+        self._new_call = getattr(self._writer, "new_call", LogCall)
         # Last, so a constructor that fails above leaves no sink thread behind.
         self.alert_sinks: list[AlertSink] = [s.build(self.store) for s in cfg.alert_sinks]
         self.metrics_server = self._serve_metrics(cfg.prometheus_port, cfg.prometheus_addr)
@@ -101,6 +105,7 @@ class Framework:
         self._writer = RemoteWriter(cfg.remote, self._ids, max_pending_rows=cfg.max_pending_rows,
                                     token=token)  # fmt: skip
         self._take_ids, self._submit = self._ids.take, self._writer.submit
+        self._new_call = LogCall
         _LIVE.add(self)
 
     def _start_monitoring(self, cfg: Config) -> Writer | ProcessWriter:
@@ -173,7 +178,8 @@ class Framework:
         if n == 0:
             return self._refuse("inputs: no rows (every column is empty)", inputs)
         first = self._take_ids(n)
-        self._submit(LogCall(first, n, now_us(), inputs, outputs, gts, identifiers, extra_args))
+        self._submit(self._new_call(first, n, now_us(), inputs, outputs, gts, identifiers,
+                                    extra_args))  # fmt: skip
         return range(first, first + n)
 
     def log_ground_truth(self, identifiers: Any, gts: Any) -> None:
@@ -271,10 +277,10 @@ class Framework:
         """
         self._needs_a_store("retrain()")
         self.flush()
-        if isinstance(self.store, DeltaStore):
-            raise CurateError(
-                f"{self.store!r} does not hold training runs yet: train from a local store"
-            )
+        if isinstance(self.store, DeltaStore):  # on a local copy, under the store's lease
+            from trainer.delta_training import retrain_delta_store
+
+            return retrain_delta_store(self.store.root, self.config.training_args, wait=wait)
         if not self._retrainer.automatic and self.config.training_args is None:
             self._retrainer.training_args = {}
         run = self._retrainer.start(trigger="manual")
@@ -323,6 +329,14 @@ class Framework:
         buffered = self._writer.buffered_rows
         return {"queued": max(0, self._writer.pending_rows - buffered), "buffered": buffered}
 
+    def compact(self, **options: Any) -> CompactionReport:
+        """Compact this Framework's store with its ``retention`` (``curate compact``; options
+        as :func:`curate.compaction.compact`'s). Safe while this Framework keeps logging."""
+        self._needs_a_store("compact()")
+        from curate.compaction import compact
+
+        return compact(self.store.root, **{"retention": self.config.retention, **options})
+
     def stats(self) -> dict[str, Any]:
         """Store-wide counts (all writers, all restarts) and this process's last error.
 
@@ -361,7 +375,8 @@ def record_settings(store: Store | DeltaStore, cfg: Config, monitors: list[BaseM
     checks = [
         {"type": m.kind, "name": m.name, "reason": getattr(m, "reason", None)} for m in monitors
     ]
-    settings = {"retrain_after": cfg.retrain_after, "checks": checks, "writer": store.writer_id}
+    settings = {"retrain_after": cfg.retrain_after, "checks": checks, "writer": store.writer_id,
+                "retention": cfg.retention}  # fmt: skip
     try:
         store.write_json("framework.json", settings)
     except (OSError, StoreError) as exc:

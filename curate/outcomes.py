@@ -12,7 +12,7 @@ One function for both kinds of store, given only how to read a table's columns: 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,20 +44,24 @@ def _ids(read: Read, table: str) -> pa.ChunkedArray:
     return data.column("id")
 
 
-def outcomes(read: Read) -> dict[str, int]:
+def outcomes(read: Read, expired: Mapping[str, int] | None = None) -> dict[str, int]:
     """``rows_logged == edge_cases + quarantined + rows_not_selected`` (see
     :meth:`curate.store_reader.StoreReader.outcomes`), with ``quarantine_entries`` and
-    ``rows_dropped``."""
+    ``rows_dropped``. ``expired``: what rows a compaction expired added to ``edge_cases``,
+    ``quarantined`` and ``quarantine_entries`` (``curate.compaction_log``), counted back in."""
     sums = metric_sums(read, Metric.ROWS_LOGGED, Metric.ROWS_DROPPED)
     kept, entries = _ids(read, "retraining"), _ids(read, "quarantine")
     held = pc.unique(entries.filter(pc.greater_equal(entries, 0)))
     held = held.filter(pc.invert(pc.is_in(held, value_set=pc.unique(kept))))
     logged, dropped = sums[Metric.ROWS_LOGGED], sums[Metric.ROWS_DROPPED]
+    gone = expired or {}
+    n_kept = len(kept) + gone.get("edge_cases", 0)
+    n_held = len(held) + gone.get("quarantined", 0)
     return {
         "rows_logged": logged,
-        "edge_cases": len(kept),
-        "quarantined": len(held),
-        "rows_not_selected": max(0, logged - len(kept) - len(held) - dropped),
-        "quarantine_entries": len(entries),
+        "edge_cases": n_kept,
+        "quarantined": n_held,
+        "rows_not_selected": max(0, logged - n_kept - n_held - dropped),
+        "quarantine_entries": len(entries) + gone.get("quarantine_entries", 0),
         "rows_dropped": dropped,
     }

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric as Family
 
+from curate import compaction_log
 from curate.delta_store import DeltaStore, store_root
 from curate.enums import MonitorKind
 from curate.errors import StoreError
@@ -213,7 +214,11 @@ class CurateCollector:
         # outcomes() is what fw.stats() counts with: given the folded sums as its metrics
         # table, it reads only the ids of the retraining set and the quarantine.
         folded = pa.table({"metric": list(sums), "value": list(sums.values())})
-        counts = outcomes(lambda t, cols: folded if t == "metrics" else self.store.read(t, cols))
+        local = isinstance(self.store, StoreReader)
+        expired = compaction_log.expired_counts(self.store) if local else None
+        counts = outcomes(
+            lambda t, cols: folded if t == "metrics" else self.store.read(t, cols), expired
+        )
         runs = self.store.runs() if isinstance(self.store, StoreReader) else []
         since = counts["edge_cases"]
         if isinstance(self.store, StoreReader):
@@ -228,7 +233,10 @@ class CurateCollector:
             fold = MetricsFold()
             fold.add(self.store.read("metrics", _COLUMNS))
             return fold
-        new = [f for f in self.store.files("metrics") if f.name not in self._fold.seen]
+        files = self.store.files("metrics")
+        if not self._fold.seen <= {f.name for f in files}:  # compacted: fold the table again
+            self._fold = MetricsFold()
+        new = [f for f in files if f.name not in self._fold.seen]
         if new:
             self._fold.add(self.store.read("metrics", _COLUMNS, files=new))
             self._fold.seen.update(f.name for f in new)

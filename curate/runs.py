@@ -98,18 +98,19 @@ class Run:
     @property
     def labels_snapshot(self) -> list[Path]:
         """The late-label segments (``log_ground_truth``) that existed when the run was created."""
-        return [self.store.path(p) for p in self.record.get("labels_snapshot", [])]
+        return self.store.snapshot_files(LABELS_TABLE, self.record.get("labels_snapshot", []))
 
     @property
     def reviews_snapshot(self) -> list[Path]:
         """The review-decision segments that existed when the run was created (none for runs
         recorded before reviews existed)."""
-        return [self.store.path(p) for p in self.record.get("reviews_snapshot", [])]
+        return self.store.snapshot_files(REVIEWS_TABLE, self.record.get("reviews_snapshot", []))
 
     @property
     def traffic_snapshot(self) -> list[Path]:
-        """The traffic-sample segments that existed when the run was created."""
-        return [self.store.path(p) for p in self.record.get("traffic_snapshot", [])]
+        """The traffic-sample segments that existed when the run was created (compacted ones
+        as the segments they were merged into: ``StoreReader.snapshot_files``)."""
+        return self.store.snapshot_files("traffic", self.record.get("traffic_snapshot", []))
 
     @property
     def has_model(self) -> bool:
@@ -124,8 +125,9 @@ class Run:
 
     @property
     def snapshot(self) -> list[Path]:
-        """The retraining segments this run trains on (absolute paths)."""
-        return [self.store.path(p) for p in self.record.get("snapshot", [])]
+        """The retraining segments this run trains on (absolute paths; compacted ones as the
+        segments they were merged into)."""
+        return self.store.snapshot_files("retraining", self.record.get("snapshot", []))
 
     def update(self, **changes: Any) -> None:
         """Merge ``changes`` into the record and replace the record atomically."""
@@ -286,6 +288,8 @@ class RunRegistry:
             "reviews_snapshot": [
                 str(p.relative_to(self.store.root)) for p in self.store.files(REVIEWS_TABLE)
             ],
+            # A copy of a Delta store: the store and the table versions the snapshot is of.
+            **self.store.snapshot_info(),
             "config": config or {},
             "pid": os.getpid(),
             "host": socket.gethostname(),

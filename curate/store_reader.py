@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from curate import compaction_log
 from curate.errors import ConfigError, StoreError
-from curate.locks import is_locked
 from curate.lru import LRU
 from curate.outcomes import metric_sums, outcomes
-from curate.runs import Run
+from curate.store_runs import RunsReader
 from curate.tables import FIXED_SCHEMAS, Metric
 from curate.traffic import Paths, read_sample
 
@@ -39,7 +39,6 @@ TABLES = ("retraining", "quarantine", "metrics", "alerts", "traffic", "labels")
 #: out of TABLES, which the summary, the migration to Delta stores and the checks walk.
 SIDE_TABLES = ("reviews",)
 SEGMENT_PREFIX, SEGMENT_SUFFIX = "part-", ".parquet"
-RUN_RECORD = "run.json"
 SETTINGS = "framework.json"
 METADATA = "store.json"
 
@@ -86,7 +85,7 @@ def local_root(root: str | os.PathLike[str]) -> Path:
     return Path(text).expanduser().resolve()
 
 
-class StoreReader:
+class StoreReader(RunsReader):
     """A read-only view of the store at ``root`` (see ``docs/store.md`` for the layout).
 
     >>> import tempfile, pyarrow as pa
@@ -131,13 +130,22 @@ class StoreReader:
 
     # -- segments ----------------------------------------------------------------------------
     def files(self, table: str) -> list[Path]:
-        """Complete segments of ``table``, oldest first (names sort by creation time)."""
-        folder = self.root / table
-        try:
-            names = sorted(n for n in os.listdir(folder) if is_segment_name(n))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [folder / n for n in names]
+        """Complete segments of ``table``, oldest first (names sort by creation time; the
+        sources of a compaction hidden once its merged segment is there)."""
+        return [self.root / table / n for n in self.compactions(table).visible]
+
+    def compactions(self, table: str) -> compaction_log.View:
+        """``table``'s segments as listed now, with its compaction records read after."""
+        return compaction_log.scan(self.root, table)
+
+    def snapshot_files(self, table: str, names: Sequence[str]) -> list[Path]:
+        """The segments that hold the rows of segments once listed as ``names`` (a run's
+        snapshot): a compacted one as its merged segment, each once, in order.
+
+        >>> StoreReader("/no/store").snapshot_files("labels", ["labels/part-1-w-1.parquet"])[0].name
+        'part-1-w-1.parquet'
+        """
+        return [self.root / table / n for n in self.compactions(table).resolve(names)]
 
     def segments(self, table: str) -> tuple[Segment, ...]:
         """Complete segments of ``table`` with their size and mtime, sorted by name.
@@ -157,7 +165,8 @@ class StoreReader:
                     keys.append(Segment(entry.name, st.st_size, st.st_mtime_ns))
         except (FileNotFoundError, NotADirectoryError):
             return ()
-        return tuple(sorted(keys))
+        hidden = compaction_log.view(self.root, table, [k.name for k in keys]).forward
+        return tuple(sorted(k for k in keys if k.name not in hidden))
 
     def num_rows(self, files: Sequence[Path]) -> int:
         """Row count of segments from their Parquet footers (cached: segments never change)."""
@@ -256,7 +265,7 @@ class StoreReader:
         >>> StoreReader(tempfile.mkdtemp()).outcomes()["rows_not_selected"]
         0
         """
-        return outcomes(self._read_columns)
+        return outcomes(self._read_columns, compaction_log.expired_counts(self))
 
     def summary(self) -> dict[str, Any]:
         """Store-wide counts, as ``Framework.stats()`` and ``curate stats`` report them: the
@@ -278,75 +287,6 @@ class StoreReader:
             if latest is None
             else {"id": latest.run_id, "status": latest.status},
         }
-
-    # -- runs --------------------------------------------------------------------------------
-    def run_record_path(self, run_id: str) -> Path:
-        """Where the record of run ``run_id`` lives."""
-        return self.path("runs", run_id, RUN_RECORD)
-
-    def runs(self) -> list[Run]:
-        """Every run with a readable record, oldest first."""
-        folder = self.root / "runs"
-        try:
-            names = sorted(os.listdir(folder))
-        except (FileNotFoundError, NotADirectoryError):
-            return []
-        runs = []
-        for name in names:
-            try:
-                record = json.loads((folder / name / RUN_RECORD).read_text())
-            except (OSError, ValueError):
-                continue
-            if isinstance(record, dict) and record.get("run_id") == name:
-                runs.append(Run(self, record))
-        return runs
-
-    def run(self, run_id: str) -> Run:
-        """The run called ``run_id``; ``"latest"`` means the newest run. ``KeyError`` if none."""
-        if run_id == "latest":
-            run = self.latest_run()
-            if run is None:
-                raise KeyError(f"no runs in {self.root / 'runs'}")
-            return run
-        path = self.run_record_path(run_id)
-        try:
-            return Run(self, json.loads(path.read_text()))
-        except (OSError, ValueError):
-            raise KeyError(f"no run {run_id!r} in {self.root / 'runs'}") from None
-
-    def latest_run(self, status: str | None = None) -> Run | None:
-        """The newest run, or the newest with ``status`` (e.g. ``"promoted"``)."""
-        for run in reversed(self.runs()):
-            if status is None or run.status == status:
-                return run
-        return None
-
-    def latest_promoted(self) -> Run | None:
-        """The newest promoted run (what ``"latest"`` names as a model), or ``None``."""
-        for run in reversed(self.runs()):
-            if run.is_promoted:
-                return run
-        return None
-
-    def is_locked(self, path: Path) -> bool:
-        """True while some process holds the ``flock`` on ``path`` (a lock file of the store)."""
-        return is_locked(path)
-
-    def is_training(self) -> bool:
-        """True while some process holds the store's training lock."""
-        return is_locked(self.lock_path("training"))
-
-    def pending_files(self, latest: Run | None = None) -> list[Path]:
-        """Retraining segments written since the latest run (or ``latest``) took its snapshot."""
-        latest = self.latest_run() if latest is None else latest
-        consumed = set(latest.record.get("snapshot", [])) if latest else set()
-        return [
-            f for f in self.files("retraining") if str(f.relative_to(self.root)) not in consumed
-        ]
-
-    def pending_rows(self, latest: Run | None = None) -> int:
-        """Edge cases collected since the latest run started: what ``retrain_after`` counts."""
-        return self.num_rows(self.pending_files(latest))
 
     # -- settings and profiles ---------------------------------------------------------------
     def settings(self) -> dict[str, Any]:

@@ -148,5 +148,9 @@ def read_sample(
         return pa.table({})
     if n is None:
         sizes = [pq.read_schema(f).metadata or {} for f in files]
-        n = min(int(m.get(SIZE_METADATA, table.num_rows)) for m in sizes)
+        # A copy of a Delta store (curate.delta_mirror) records the size its writers kept,
+        # which Delta's data files do not carry.
+        mirrored = getattr(reader, "mirror_record", dict)().get("traffic_sample_size")
+        kept = table.num_rows if mirrored is None else int(mirrored)
+        n = min(int(m.get(SIZE_METADATA, kept)) for m in sizes)
     return table.take(pc.sort_indices(table, [(KEY_COLUMN, "ascending")])[:n])

@@ -45,8 +45,12 @@ def main() -> None:
                     visibility="hidden")  # fmt: skip
     page = st.navigation([start, *pages])
     with st.sidebar:
-        st.caption(f"Store: `{root}`")
+        label = ui.store_label()
+        st.caption(
+            f"Store: `{label}`" if label == str(root) else f"Store: `{label}` (copy in `{root}`)"
+        )
         if st.button("Refresh", icon=":material/refresh:", help="re-read the store now"):
+            ui.refresh_store()
             st.rerun()
     page.run()
 

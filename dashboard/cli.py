@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from curate.delta_mirror import DeltaMirror
+from curate.delta_store import is_uri
 from curate.store_reader import StoreReader
 
 APP = Path(__file__).with_name("app.py")
@@ -58,8 +60,27 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
         cmd += ["--retrain-after", str(args.retrain_after)]
     if getattr(args, "allow_review", False):
         cmd += ["--allow-review"]
-    cmd += ["--store", str(Path(args.store).expanduser().absolute())]
+    cmd += ["--store", _store_arg(args.store)]
     return cmd
+
+
+def _is_delta(store: str) -> bool:
+    return is_uri(store) and not store.lower().startswith("file://")
+
+
+def _store_arg(store: str) -> str:
+    # A Delta store's URI stays as given: the app reads a local copy of it.
+    return store if _is_delta(store) else str(StoreReader(store).root)
+
+
+def _check_store(store: str) -> tuple[str, bool]:
+    """The store to show and whether it exists; a Delta store is copied once here, so the first
+    page opens on a fresh copy (and an unreachable bucket is reported before serving)."""
+    if not _is_delta(store):
+        reader = StoreReader(store)
+        return str(reader.root), reader.exists()
+    versions = DeltaMirror(store, os.environ.get("CURATE_MIRROR") or None).pull()
+    return store, any(v is not None for v in versions.values())
 
 
 def url(host: str, port: int) -> str:
@@ -76,9 +97,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     A child process would outlive a ``curate dashboard`` that is terminated, leaving the port
     taken; replacing the process leaves nothing behind.
     """
-    reader = StoreReader(args.store)
-    store = reader.root
-    if not reader.exists():  # a mistyped --store: say so rather than show zeros
+    store, found = _check_store(args.store)
+    if not found:  # a mistyped --store: say so rather than show zeros
         print(f"curate dashboard: no store at {store}", file=sys.stderr)
         return 2
     print(f"curate dashboard: {url(args.host, args.port)} (store {store})", flush=True)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,16 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from curate.delta_mirror import DeltaMirror
+from curate.delta_store import is_uri
+from curate.errors import CurateError
+
 STORE_KEY = "curate_store"
+PULLED_KEY = "curate_store_pulled"
+#: Where a Delta store's local copy lives (default: the user cache, ``curate.delta_mirror``).
+MIRROR_ENV = "CURATE_MIRROR"
+#: Seconds between copies of a Delta store while its pages are browsed.
+PULL_EVERY = 30.0
 #: Table cells of a time column (moment.js format), in UTC.
 TABLE_TIME = "YYYY-MM-DD HH:mm:ss [UTC]"
 QUICK_START = "see the README's Quick start"
@@ -43,10 +53,26 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def resolve_store(argv: Sequence[str], env: Mapping[str, str]) -> Path:
-    """The store folder from ``argv`` (``--store``), ``CURATE_STORE`` or ``curate_data``."""
+def resolve_store(argv: Sequence[str], env: Mapping[str, str]) -> Path | str:
+    """The store from ``argv`` (``--store``), ``CURATE_STORE`` or ``curate_data``: a folder,
+    or a Delta store's URI as given.
+
+    >>> resolve_store(["--store", "s3://bucket/curate"], {})
+    's3://bucket/curate'
+    """
     value = _parse(argv).store or env.get("CURATE_STORE") or "curate_data"
+    if is_delta_uri(value):
+        return value
     return Path(value).expanduser().absolute()
+
+
+def is_delta_uri(value: str) -> bool:
+    """True for a Delta store on object storage (``s3://``, ``gs://``...; not ``file://``).
+
+    >>> is_delta_uri("gs://b/x"), is_delta_uri("file:///tmp/x"), is_delta_uri("/tmp/x")
+    (True, False, False)
+    """
+    return is_uri(value) and not value.lower().startswith("file://")
 
 
 def retrain_after_arg(argv: Sequence[str], env: Mapping[str, str]) -> int | None:
@@ -70,15 +96,38 @@ def review_allowed(argv: Sequence[str], env: Mapping[str, str]) -> bool:
 
 
 def can_review() -> bool:
-    """Whether this dashboard process was started to accept review decisions."""
-    return review_allowed(sys.argv[1:], os.environ)
+    """Whether this dashboard process was started to accept review decisions (never on a
+    Delta store: the pages show a local copy of it, and decisions there would reach no one)."""
+    return review_allowed(sys.argv[1:], os.environ) and not is_delta_uri(store_label())
 
 
 def init_store() -> Path:
-    """Resolve the store once per session and remember it in the session state."""
+    """Resolve the store once per session and remember it in the session state; the folder
+    the pages read. A Delta store is read from its local copy (:mod:`curate.delta_mirror`),
+    brought up to date every :data:`PULL_EVERY` seconds and on Refresh."""
+    value = store_label()
+    if not is_delta_uri(value):
+        return Path(value)
+    mirror = DeltaMirror(value, os.environ.get(MIRROR_ENV) or None)
+    if time.monotonic() - st.session_state.get(PULLED_KEY, -PULL_EVERY) >= PULL_EVERY:
+        try:
+            mirror.pull()
+        except CurateError as exc:  # object storage unreachable: show the last copy, say so
+            st.warning(f"Could not read {value} ({exc}); showing the copy made earlier.")
+        st.session_state[PULLED_KEY] = time.monotonic()
+    return mirror.root
+
+
+def store_label() -> str:
+    """The store as given: a folder's absolute path, or a Delta store's URI."""
     if STORE_KEY not in st.session_state:
         st.session_state[STORE_KEY] = str(resolve_store(sys.argv[1:], os.environ))
-    return Path(st.session_state[STORE_KEY])
+    return st.session_state[STORE_KEY]
+
+
+def refresh_store() -> None:
+    """Make the next :func:`init_store` copy a Delta store again (the Refresh button)."""
+    st.session_state.pop(PULLED_KEY, None)
 
 
 def store_root() -> Path:

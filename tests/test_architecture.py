@@ -27,6 +27,8 @@ CURATE_LAYERS = {
         "curate.datasets_io", "curate.enums", "curate.errors", "curate.locks", "curate.lru",
         "curate.labels", "curate.outcomes", "curate.runs", "curate.schema_guard", "curate.signals", "curate.store",
         "curate.delta_store", "curate.store_reader", "curate.tables", "curate.traffic", "curate.reviews",
+        "curate.leases", "curate.delta_mirror", "curate.store_runs",
+        "curate.compaction", "curate.compaction_log", "curate.compaction_plan", "curate.retention",
     },
     "framework": {
         "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",

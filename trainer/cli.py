@@ -48,6 +48,9 @@ def add_subcommands(subparsers: Any) -> None:
     train.add_argument(
         "--background", action="store_true", help="train in a background worker and return"
     )
+    train.add_argument(
+        "--mirror", help="for a Delta store: the folder of its local copy (default: the user cache)"
+    )
     train.set_defaults(func=cmd_train)
 
     runs = subparsers.add_parser("runs", help="list training runs, or promote/reject one")
@@ -80,6 +83,33 @@ def _store_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", default="curate_data", help="the store folder (curate_data)")
 
 
+def _is_delta(store: str) -> bool:
+    from curate.delta_store import is_uri
+
+    return is_uri(store) and not store.lower().startswith("file://")
+
+
+def _reader(store: str, *, models: bool = False) -> StoreReader:
+    """The store to read: a folder, or a fresh local copy of a Delta store (``models``: with
+    the newest promoted model)."""
+    if not _is_delta(store):
+        return StoreReader(store)
+    from curate.delta_mirror import DeltaMirror
+
+    mirror = DeltaMirror(store)
+    mirror.pull(models=models)
+    return StoreReader(mirror.root)
+
+
+def _writable(reader: StoreReader, args: argparse.Namespace) -> Store:
+    # A decision on a Delta store's run is written to its copy and uploaded with it.
+    if not _is_delta(args.store):
+        return Store(reader.root)
+    from curate.delta_mirror import DeltaMirror, MirrorStore
+
+    return MirrorStore(DeltaMirror(args.store, reader.root))
+
+
 def _error(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -93,17 +123,38 @@ def _base_config(store: StoreReader) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """``curate train``: snapshot the retraining set and fine-tune on it."""
+    """``curate train``: snapshot the retraining set and fine-tune on it.
+
+    On a Delta store (``--store s3://...``) the run trains on a local copy under the store's
+    training lease (:mod:`trainer.delta_training`) and is uploaded when it ends.
+    """
+    from curate.delta_store import is_uri
+    from trainer.launch import TrainingInProgressError
+
+    if not (is_uri(args.store) and not args.store.lower().startswith("file://")):
+        reader = StoreReader(args.store)
+        if not reader.exists():
+            return _error(f"no store at {reader.root}")
+        return _train(Store(reader.root), args)
+    if args.background:
+        return _error("--background is not available for a Delta store: the training lease "
+                      "is renewed by this process, so it trains here")  # fmt: skip
+    from trainer.delta_training import delta_training
+
+    try:
+        with delta_training(args.store, cache=getattr(args, "mirror", None)) as store:
+            return _train(store, args)
+    except TrainingInProgressError as exc:
+        return _error(str(exc))
+
+
+def _train(store: Store, args: argparse.Namespace) -> int:
     from trainer.config import TrainingArgs
     from trainer.launch import TrainingInProgressError, start_run
     from trainer.report import probe_report, run_summary
 
-    reader = StoreReader(args.store)
-    if not reader.exists():
-        return _error(f"no store at {reader.root}")
-    if not reader.count("retraining"):
-        return _error(f"nothing to train on: the retraining set in {reader.root} is empty")
-    store = Store(reader.root)
+    if not store.count("retraining"):
+        return _error(f"nothing to train on: the retraining set in {store.root} is empty")
     try:
         training_args = TrainingArgs.model_validate(_base_config(store)).overridden(
             model=args.model,
@@ -130,11 +181,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
     """``curate runs``: a table of every run, oldest first; or promote/reject one by hand."""
     from trainer.report import runs_table
 
-    store = StoreReader(args.store)
+    store = _reader(args.store)
     if not store.exists():
         return _error(f"no store at {store.root}")
     if args.action != "list":
-        return _decide(Store(store.root), args)
+        return _decide(_writable(store, args), args)
     runs = store.runs()
     print(runs_table(runs) if runs else f"no runs in {args.store}")
     return 0
@@ -159,7 +210,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     """``curate probe``: live predictions (run model vs its base) or the run's stored probes."""
     from trainer.report import probe_report
 
-    store = StoreReader(args.store)
+    store = _reader(args.store, models=bool(args.sentences))
     if not store.exists():
         return _error(f"no store at {store.root}")
     if args.run == "latest":  # the latest promoted model: what the next run starts from

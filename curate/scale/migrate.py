@@ -13,8 +13,9 @@ id blocks that the local ids fall in (block ``v`` is ``[v * 2**40, (v + 1) * 2**
 by its commit to ``_ids``; a local store's ids are far below ``2**40``, so that is block 0), so
 the ids the Delta store hands out later are all above the migrated ones.
 
-Not migrated (yet): training runs (``runs/``), reference profiles (``profiles/``) and the
-Framework's settings: a Delta store does not hold them. The result lists what was left.
+Not migrated: training runs (``runs/``: their snapshots name the local store's segments, and the
+Delta store's own runs start with its first ``curate train``), reference profiles
+(``profiles/``) and the Framework's settings. The result lists what was left.
 
 >>> import tempfile, pyarrow as pa
 >>> from curate.store import Store
@@ -51,8 +52,8 @@ NONCE_PREFIX = "curate-migrate-"
 BATCH_ROWS = 65_536
 BLOCK_BITS = 40  # DeltaStore.reserve_ids numbers block v as [v << 40, (v + 1) << 40)
 NOT_MIGRATED_REASON = (
-    "not migrated: a Delta store does not hold training runs, reference profiles or the "
-    "Framework's settings yet; keep the local store for them"
+    "not migrated: training runs (their snapshots name this store's segments), reference "
+    "profiles and the Framework's settings; keep the local store for them"
 )
 
 Progress = Callable[[str, str, int], None]
@@ -168,9 +169,12 @@ def _migrated(out: DeltaStore, table: str) -> set[str]:
 def _check_one_source(reader: StoreReader, out: DeltaStore, done: dict[str, set[str]]) -> None:
     """Refuse a target that holds another local store's segments: both stores numbered their
     ids from 0, so the rows of the two would share ids."""
-    foreign = sorted(
-        f"{t}/{name}" for t in TABLES for name in done[t] - {f.name for f in reader.files(t)}
-    )
+
+    def known(table: str) -> set[str]:  # listed now, or merged by a compaction since
+        view = reader.compactions(table)
+        return {o for f in reader.files(table) for o in view.origins(f.name)}
+
+    foreign = sorted(f"{t}/{name}" for t in TABLES for name in done[t] - known(t))
     if foreign:
         raise StoreError(
             f"{out.root} holds {len(foreign)} segment(s) migrated from another store (e.g. "
@@ -242,10 +246,18 @@ def _copy_table(
     union = reader.schema(table, files)
     types = {f.name: f.type for f in out.schema(table)} if out.version(table) is not None else {}
     counts: dict[str, Any] = {"segments": 0, "rows": 0, "already": 0}
+    view = reader.compactions(table)
     for segment in files:
-        if segment.name in done:
+        origins = view.origins(segment.name)  # a compacted segment: what it merged
+        if segment.name in done or origins <= done:
             counts["already"] += 1
             continue
+        if origins & done:
+            raise StoreError(
+                f"{table}/{segment.name} merges segments of which some were migrated and some "
+                "not (the source was compacted during an interrupted migration); migrate the "
+                "remaining rows into a fresh target"
+            )
         schema = _plan(reader.schema(table, [segment]), union, types)
         rows = _copy_segment(reader, out, table, segment, schema, batch_rows)
         types.update((f.name, f.type) for f in schema if not pa.types.is_null(f.type))

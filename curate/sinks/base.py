@@ -118,6 +118,13 @@ class AlertSink:
     def new_alerts(self) -> list[dict[str, Any]]:
         """The alerts of the segments not looked at yet, oldest first (marked as seen)."""
         files = [f for f in self.store.files("alerts") if f not in self._seen]
+        compactions = getattr(self.store, "compactions", None)
+        if files and compactions is not None:  # a compaction's merged segment of sent alerts
+            view = compactions("alerts")
+            seen = {o for f in self._seen for o in view.origins(f.name)}
+            merged = [f for f in files if view.origins(f.name) <= seen]
+            self._seen.update(merged)
+            files = [f for f in files if f not in merged]
         if not files:
             return []
         table = self.store.read("alerts", files=files)

@@ -108,10 +108,13 @@ def test_four_processes_log_into_one_delta_store(s3_uri):
     assert summary["rows_not_selected"] == 800
 
 
-def test_training_on_a_delta_store_is_refused_clearly(s3_uri):
-    with pytest.raises(ConfigError, match="Delta store, which does not hold training runs"):
+def test_automatic_training_on_a_delta_store_is_refused_clearly(s3_uri):
+    with pytest.raises(ConfigError, match=f"train with `curate train --store {s3_uri}`"):
         Framework({"retraining_folder": s3_uri, "retrain_after": 10, "training_args": {}})
-    with Framework({"retraining_folder": s3_uri}) as fw, pytest.raises(CurateError, match="train"):
-        fw.retrain()
+    with Framework({"retraining_folder": s3_uri}) as fw:
+        with pytest.raises(CurateError, match="nothing to train on"):
+            fw.retrain(wait=True)
+        with pytest.raises(CurateError, match="retrain\\(wait=True\\) trains it in this process"):
+            fw.retrain()
     with pytest.raises(ConfigError, match="'ftp://' is not supported"):
         Framework({"retraining_folder": "ftp://host/store"})

@@ -243,3 +243,18 @@ def test_cli_migrate_prints_a_summary_and_what_stayed(source, tmp_path, capsys):
     assert "'ftp://' is not supported" in capsys.readouterr().err
     assert main(["migrate", str(tmp_path / "nothing"), str(target)]) == 1
     assert "is not a curate store" in capsys.readouterr().err
+
+
+def test_a_migration_resumed_after_the_source_was_compacted_copies_nothing_twice(source, tmp_path):
+    import shutil
+
+    from curate.compaction import compact
+
+    copy = tmp_path / "source"
+    shutil.copytree(source, copy)
+    first = migrate(copy, tmp_path / "delta")
+    compact(copy, tables="metrics,quarantine,alerts", min_age=0, grace=0)
+    assert len(StoreReader(copy).files("metrics")) < first["tables"]["metrics"]["segments"]
+    again = migrate(copy, tmp_path / "delta")
+    assert all(again["tables"][t]["rows"] == 0 for t in TABLES)
+    assert_same_store(copy, DeltaStore(str(tmp_path / "delta")))
