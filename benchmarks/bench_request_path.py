@@ -15,8 +15,18 @@ latency with what each mode adds to the baseline's. The modes run ``--rounds`` t
 turn (none first each round) and each figure is the median over rounds, so a noisy neighbour
 moves all modes alike. Goal (issue 16): ``process`` keeps >= 0.95x and adds <= 200 µs p99.
 
+Throughput on a shared machine moves with its neighbours; what a logged call costs the service
+does not. ``--per-call`` runs the same handlers and prints, per mode, the CPU time this process
+spends per logged call: in ``log()`` itself (the handler threads' ``thread_time``) and in its
+other threads (the sender, the receiver, thread mode's writer: the process's CPU time minus
+the handlers'), up to the ``flush()`` that makes the last call durable. Each of those µs holds
+the GIL, except the system-call part of pipe and socket writes. ``none`` times an empty
+stretch where the others call ``log()``: the clocks' own cost, to subtract. At ~100 µs of
+work per request, 0.95x leaves about 5 µs per call.
+
     python benchmarks/bench_request_path.py                 # about a minute
     python benchmarks/bench_request_path.py --seconds 2 --rounds 1   # quicker
+    python benchmarks/bench_request_path.py --per-call      # parent CPU µs per logged call
 """
 
 from __future__ import annotations
@@ -114,6 +124,95 @@ def serve(fw: Framework | None, texts: list[str], threads: int, iters: int, seco
     return len(lat) / elapsed, lat
 
 
+def serve_measured(fw: Framework | None, texts: list[str], threads: int, iters: int,
+                   seconds: float) -> tuple[int, float, float, float]:  # fmt: skip
+    """Run the handlers for ``seconds`` and flush; (calls, CPU s in log(), elsewhere, in all).
+
+    "Elsewhere" is this process's CPU time minus the handler threads' own: the background
+    threads that carry the calls (and, in thread mode, monitor them), up to the flush. With
+    ``fw=None`` the handlers time an empty stretch instead of log(): the clocks' own cost.
+    """
+    stop = threading.Event()
+    counts = [(0, 0.0, 0.0)] * threads  # calls, CPU in log(), handler CPU
+
+    def handler(k: int) -> None:
+        cpu, i, n, in_log = time.thread_time, k, 0, 0.0
+        begin = cpu()
+        while not stop.is_set():
+            work(iters)
+            t = cpu()
+            if fw is not None:
+                fw.log(inputs={"text": [texts[i % len(texts)]]}, outputs=[0.5])
+            in_log += cpu() - t
+            i += threads
+            n += 1
+        counts[k] = (n, in_log, cpu() - begin)
+
+    pool = [threading.Thread(target=handler, args=(k,)) for k in range(threads)]
+    process_start = time.process_time()
+    for t in pool:
+        t.start()
+    time.sleep(seconds)
+    stop.set()
+    for t in pool:
+        t.join()
+    if fw is not None:
+        fw.flush()
+    process_cpu = time.process_time() - process_start
+    handlers = sum(c[2] for c in counts)
+    return sum(c[0] for c in counts), sum(c[1] for c in counts), process_cpu - handlers, process_cpu
+
+
+def back_to_back(fw: Framework | None, texts: list[str], calls: int) -> float:
+    """This process's CPU s for ``calls`` one-row calls from one thread, no work between, up to
+    the flush: the cost with no other thread contending for the GIL or the caches."""
+    start = time.process_time()
+    if fw is not None:
+        for i in range(calls):
+            fw.log(inputs={"text": [texts[i % len(texts)]]}, outputs=[0.5])
+        fw.flush()
+    return time.process_time() - start
+
+
+def per_call(texts: list[str], args: argparse.Namespace, iters: int) -> None:
+    """Print this process's CPU µs per request, and per logged call, for each mode (medians).
+
+    ``+CPU/req`` is what a request costs this process more than in ``none`` (work made slower
+    by what logging does to caches included); ``log()`` and ``other`` split the call's cost;
+    ``alone`` is a call's whole cost logged back to back from one thread (the steadiest figure
+    on a shared machine, and a floor: frames are full and caches warm).
+    """
+    print(f"{'mode':8} {'calls':>8} {'log() µs':>9} {'other µs':>9} {'total µs':>9} "
+          f"{'CPU/req µs':>11} {'+CPU/req':>9} {'alone µs':>9}")  # fmt: skip
+    base = None
+    for mode in args.modes.split(","):
+        figures = []
+        for _ in range(args.rounds):
+            with tempfile.TemporaryDirectory() as root:
+                fw, collector = framework(mode, root)
+                try:
+                    serve(fw, texts, args.threads, iters, 0.3)
+                    if fw is not None:
+                        fw.flush()
+                    calls, in_log, other, cpu = serve_measured(fw, texts, args.threads, iters,
+                                                               args.seconds)  # fmt: skip
+                    alone = back_to_back(fw, texts, 20_000) / 20_000
+                finally:
+                    if fw is not None:
+                        fw.close()
+                    if collector is not None:
+                        collector.terminate()
+                        collector.wait()
+            figures.append((calls, in_log / calls * 1e6, other / calls * 1e6, cpu / calls * 1e6,
+                            alone * 1e6))  # fmt: skip
+        calls, in_log, other, cpu, alone = (statistics.median(f[i] for f in figures)
+                                            for i in range(5))  # fmt: skip
+        base = cpu if mode == "none" else base
+        extra = f"{cpu - base:+9.1f}" if base is not None else f"{'':>9}"
+        print(f"{mode:8} {calls:8.0f} {in_log:9.1f} {other:9.1f} {in_log + other:9.1f} "
+              f"{cpu:11.1f} {extra} {alone:9.2f}")  # fmt: skip
+
+
 def start_collector(root: str) -> tuple[subprocess.Popen, str]:
     """``curate serve`` on a free port, with this benchmark's checks; (process, url)."""
     cfg = Path(root) / "serve_config.py"
@@ -170,10 +269,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--per-call", action="store_true",
+                        help="print this process's CPU µs per logged call instead")  # fmt: skip
     args = parser.parse_args()
     modes = args.modes.split(",")
     texts = [t for t in generate(5_000, seed=1) if t is not None]
     iters = calibrate(args.work_us)
+    if args.per_call:
+        print(f"{args.threads} handler threads, {args.work_us:.0f} µs of work per request, "
+              f"{args.rounds} rounds of {args.seconds:.0f} s per mode, medians")  # fmt: skip
+        per_call(texts, args, iters)
+        return
     print(f"{args.threads} handler threads, {args.work_us:.0f} µs of Python work per request "
           f"({iters} loop iterations), one row logged per request; {args.rounds} rounds of "
           f"{args.seconds:.0f} s per mode, medians")  # fmt: skip

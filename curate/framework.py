@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from curate.batch import Batch
 from curate.calls import LogCall
+from curate.compaction import compact as compact_store
 from curate.config import Config
 from curate.delta_store import DeltaStore, open_store
 from curate.errors import ConfigError, CurateError, LogInputError, StoreError
@@ -333,9 +334,7 @@ class Framework:
         """Compact this Framework's store with its ``retention`` (``curate compact``; options
         as :func:`curate.compaction.compact`'s). Safe while this Framework keeps logging."""
         self._needs_a_store("compact()")
-        from curate.compaction import compact
-
-        return compact(self.store.root, **{"retention": self.config.retention, **options})
+        return compact_store(self.store.root, **{"retention": self.config.retention, **options})
 
     def stats(self) -> dict[str, Any]:
         """Store-wide counts (all writers, all restarts) and this process's last error.

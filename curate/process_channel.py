@@ -5,9 +5,19 @@ two anonymous pipes. The child is ``python -m curate.process_child``, started li
 ``multiprocessing``'s *spawn* (the parent's ``sys.path``, working directory and main module),
 never forked.
 
+A frame, ``("calls", seq, items)``, is pickled once, items and all. ``log()`` queues each call
+as :func:`call_fields` builds it, a plain tuple of its eight arguments (first element an
+``int``), which is also how it travels: the cheapest thing to build on the request path and
+to pickle. Every other item is a tuple whose first element names its kind: ``"late"`` (labels
+from ``log_ground_truth``), ``"call"`` (any other :class:`LogCall`), ``"malformed"``,
+``"refused"``, ``"flush"`` and ``"close"``.
+
 >>> call = LogCall(5, 2, 7, {"text": ["a", "b"]})
->>> decode_call(encode_call(call)) == call
-True
+>>> encode_call(call)[:3], decode_call(encode_call(call)) == call
+((5, 2, 7), True)
+>>> late = LogCall(-1, 1, 7, None, None, [1], ["req-1"], ground_truth_only=True)
+>>> encode_call(late)[0], decode_call(encode_call(late)) == late
+('late', True)
 """
 
 from __future__ import annotations
@@ -23,6 +33,7 @@ from typing import Any
 
 from curate.calls import LogCall
 from curate.errors import ConfigError
+from curate.failures import call_rows
 
 #: Seconds a child has to import everything and build its monitors before it counts as failed.
 START_TIMEOUT = 120.0
@@ -32,14 +43,35 @@ class ChildDied(Exception):
     """The monitoring process is gone (a broken pipe or the end of its output)."""
 
 
+def call_fields(*fields: Any) -> tuple:
+    """A ``log()`` call as ``mode="process"`` queues and sends it: ``(first_id, n, ts, inputs,
+    outputs, gts, identifiers, extra_args)``, the arguments :class:`LogCall` takes, as they are.
+
+    >>> call_fields(0, 1, 7, {"text": ["a"]}, [0.5], None, None, None)[:4]
+    (0, 1, 7, {'text': ['a']})
+    """
+    return fields
+
+
 def encode_call(call: LogCall) -> tuple:
-    """A call as a plain tuple: cheaper to pickle than the dataclass."""
+    """A :class:`LogCall` as a plain tuple: far cheaper to pickle than the dataclass."""
+    if call.ground_truth_only:
+        return ("late", call.n, call.ts, call.gts, call.identifiers)
+    if call.ids is None:
+        return (call.first_id, call.n, call.ts, call.inputs, call.outputs, call.gts,
+                call.identifiers, call.extra_args)  # fmt: skip
     return ("call", call.first_id, call.n, call.ts, call.inputs, call.outputs, call.gts,
             call.identifiers, call.extra_args, call.ids, call.ground_truth_only)  # fmt: skip
 
 
 def decode_call(wire: tuple) -> LogCall:
-    """The :class:`LogCall` an :func:`encode_call` tuple stands for."""
+    """The :class:`LogCall` a :func:`call_fields` or :func:`encode_call` tuple stands for."""
+    kind = wire[0]
+    if type(kind) is int:
+        return LogCall(*wire)
+    if kind == "late":
+        _, n, ts, gts, identifiers = wire
+        return LogCall(-1, n, ts, None, None, gts, identifiers, ground_truth_only=True)
     return LogCall(*wire[1:])
 
 
@@ -118,6 +150,43 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def pickled_config(config: Any) -> bytes:
+    """The config as the monitoring process gets it; ConfigError when it cannot be pickled."""
+    # What stays in this process (the training trigger, alert sinks, the metrics endpoint) is
+    # not sent: an on_retrain lambda is fine.
+    config = config.model_copy(update={"on_retrain": None, "alert_sinks": [],
+                                       "prometheus_port": None})  # fmt: skip
+    try:
+        return pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # noqa: BLE001 - lambdas, local functions, open handles...
+        raise ConfigError(
+            f"mode='process' sends the config to the monitoring process, and it cannot be "
+            f"pickled: {exc}. Define signal functions at module level (not as "
+            "lambdas or nested functions), or use mode='thread'"
+        ) from None
+
+
+def picklable(wire: Any) -> Any:
+    """``wire`` if it pickles; a call that does not becomes a malformed call, its ids kept."""
+    try:
+        pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
+        return wire
+    except Exception as exc:  # noqa: BLE001
+        call = decode_call(wire)  # only calls carry the caller's values
+        reason = f"cannot be sent to the monitoring process (pickle: {exc})"
+        return ("malformed", call.first_id, call.n, call.ts, call.ground_truth_only, reason,
+                call_rows(call))  # fmt: skip
+
+
+def safe_raw(raw: Any) -> Any:
+    """``raw`` if it pickles, else its (shortened) repr: a refused call's value, kept as text."""
+    try:
+        pickle.dumps(raw)
+        return raw
+    except Exception:  # noqa: BLE001
+        return repr(raw)[:2000]
 
 
 def _preparation_data() -> dict[str, Any]:

@@ -99,7 +99,7 @@ class Monitoring:
                 self.close(None)
                 return
             if message[0] == "calls":
-                if self.handle_frame(message[1], pickle.loads(message[2])):
+                if self.handle_frame(message[1], message[2]):
                     return
             elif message[0] == "lost":
                 self.record_lost(message[1], message[2], message[3])
@@ -108,7 +108,7 @@ class Monitoring:
         """Queue a frame's items; True after a ``close``. A marker is a frame's last item."""
         for item in items:
             kind = item[0]
-            if kind == "call":
+            if type(kind) is int or kind in ("call", "late"):
                 call = decode_call(item)
                 if call.ground_truth_only:
                     self.writer.submit_late(call)

@@ -1,10 +1,13 @@
 """``mode="process"``: monitoring in a child process, so a service's request threads keep the GIL.
 
-``log()`` still only counts rows, takes ids and appends the call to a queue. A sender thread
-pickles what is queued in small frames (at most ``FRAME_CALLS`` calls, so it never holds the
-GIL for long) and writes them to a pipe; the child (``python -m curate.process_child``) runs
-the same :class:`~curate.writer.Writer` and :class:`~curate.pipeline.Pipeline` a thread-mode
-Framework runs, and acknowledges each write. What ``log()`` promises stays true:
+``log()`` still only counts rows, takes ids and appends the call to a queue, as the plain
+tuple of its arguments (:func:`~curate.process_channel.call_fields`), which is also how it
+travels; it wakes the sender thread only when that sleeps for want of calls. The sender
+pickles what is queued in frames (one pickle and one pipe write for up to ``FRAME_CALLS``
+calls, so it never holds the GIL for long) and writes them to a pipe; the child
+(``python -m curate.process_child``) runs the same :class:`~curate.writer.Writer` and
+:class:`~curate.pipeline.Pipeline` a thread-mode Framework runs, and acknowledges each write.
+What ``log()`` promises stays true:
 
 - **never raises**: a call that cannot be pickled is quarantined as a malformed call;
 - **bounded memory**: a caller more than ``max_pending_rows`` rows ahead of the child's
@@ -36,27 +39,38 @@ would copy the parent's threads and locks): it imports the parent's main module 
 from __future__ import annotations
 
 import logging
-import pickle
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 from curate.calls import LogCall
 from curate.errors import ConfigError, CurateError
-from curate.failures import call_rows
 from curate.ids import IdBlocks
-from curate.process_channel import Child, ChildDied, encode_call
+from curate.process_channel import (
+    Child,
+    ChildDied,
+    call_fields,
+    encode_call,
+    picklable,
+    pickled_config,
+    safe_raw,
+)
 
 log = logging.getLogger("curate")
 
-#: Calls per frame: pickling 64 one-row calls holds the GIL for well under 100 µs.
-FRAME_CALLS = 64
+#: Calls per frame: pickling 256 one-row calls (plain tuples) holds the GIL for about 50 µs.
+FRAME_CALLS = 256
 #: After waking, the sender waits this long for more calls, so frames are not one row each.
 LINGER = 0.001
+#: How long an idle sender sleeps before looking at the queue anyway (log() wakes it sooner).
+IDLE_WAIT = 1.0
 #: Restarts tried, with back-off, before calls are dropped (counted) until one succeeds.
 RESTART_DELAYS = (0.0, 0.5, 2.0, 5.0)
+#: The row count of a call_fields tuple.
+_ROWS = itemgetter(1)
 
 
 class _Marker:
@@ -75,6 +89,9 @@ class ProcessWriter:
     the Framework's training trigger.
     """
 
+    #: What ``Framework.log()`` queues in this mode: the call's arguments as a plain tuple.
+    new_call = staticmethod(call_fields)
+
     def __init__(
         self,
         config: Any,
@@ -83,7 +100,7 @@ class ProcessWriter:
         max_pending_rows: int,
         on_written: Callable[[], None] | None = None,
     ) -> None:
-        self._config_bytes = _pickled_config(config)
+        self._config_bytes = pickled_config(config)
         self._ids, self.max_pending_rows, self.on_written = ids, max_pending_rows, on_written
         self._queue: deque[Any] = deque()
         # (seq, rows, lost rows it records) of each frame sent and not yet written.
@@ -92,6 +109,9 @@ class ProcessWriter:
         self._lock = threading.Lock()  # frames, markers, the child and its incarnation
         self._room = threading.Condition()
         self._wake = threading.Event()
+        # True while the sender waits for calls: only then does log() pay for waking it.
+        self._idle = False
+        self._queued_markers = 0  # markers queued and not yet taken into a frame (self._lock)
         self._seq = 0
         self.written_rows = self.lost_rows = self.restarts = self._lost_unrecorded = 0
         self.child_buffered, self.child_error = 0, None
@@ -120,10 +140,12 @@ class ProcessWriter:
         """The latest failure the child reported, or ``None``."""
         return self.child_error
 
-    def submit(self, call: LogCall) -> None:
-        """Queue a call whose ids came from ``ids``; wait while too far ahead of the child."""
+    def submit(self, call: tuple | LogCall) -> None:
+        """Queue a call (:attr:`new_call`'s tuple, or a :class:`LogCall`) whose ids came from
+        ``ids``; wait while too far ahead of the child."""
         self._queue.append(call)
-        if not self._wake.is_set():
+        if self._idle:
+            self._idle = False
             self._wake.set()
         if self._ids.taken - self.written_rows - self.lost_rows > self.max_pending_rows:
             self._wait_for_room()
@@ -135,7 +157,7 @@ class ProcessWriter:
 
     def refuse(self, message: str, raw: Any = None) -> None:
         """Record, in the child, a call that could not be read at all."""
-        self._queue.append(("refused", message, _safe_raw(raw)))
+        self._queue.append(("refused", message, safe_raw(raw)))
         self._wake.set()
 
     def _wait_for_room(self) -> None:
@@ -172,6 +194,8 @@ class ProcessWriter:
     def _enqueue(self, marker: _Marker) -> _Marker:
         with self._lock:
             self._markers[marker.token] = marker
+            # Counted before it is queued: a sender that sees none counted has none to take.
+            self._queued_markers += 1
         self._queue.append(marker)
         self._wake.set()
         return marker
@@ -179,10 +203,15 @@ class ProcessWriter:
     # -- the sender thread ---------------------------------------------------------------------
     def _send_loop(self) -> None:
         while not self._closing:
-            self._wake.wait(1.0)
+            if not self._queue:
+                self._idle = True
+                # A call queued before _idle was set is seen here; one queued after sets _wake.
+                if not self._queue:
+                    self._wake.wait(IDLE_WAIT)
+                self._idle = False
+                self._wake.clear()
             if len(self._queue) < FRAME_CALLS:
                 time.sleep(LINGER)
-            self._wake.clear()
             while self._queue and not self._closing:
                 try:
                     self._send_frame(self._take_frame())
@@ -192,22 +221,33 @@ class ProcessWriter:
             self._ids.reserve_spare()
 
     def _take_frame(self) -> list[Any]:
+        queue = self._queue
+        count = min(len(queue), FRAME_CALLS)
+        if not self._queued_markers:  # read after the length: no marker among those `count`
+            return [queue.popleft() for _ in range(count)]
         items = []
-        while self._queue and len(items) < FRAME_CALLS:
-            item = self._queue.popleft()
+        while queue and len(items) < FRAME_CALLS:
+            item = queue.popleft()
             items.append(item)
             if isinstance(item, _Marker):
+                with self._lock:
+                    self._queued_markers -= 1
                 break  # a marker ends its frame: whatever follows it is answered after it
         return items
 
     def _send_frame(self, items: list[Any]) -> None:
-        payload, rows = _encode(items)
+        wire, rows = _encode(items)
         with self._lock:
             self._seq += 1
             seq, child, incarnation = self._seq, self._child, self._incarnation
             self._frames.append((seq, rows, 0))
         try:
-            child.send(("calls", seq, payload))
+            try:
+                child.send(("calls", seq, wire))
+            except ChildDied:
+                raise
+            except Exception:  # noqa: BLE001 - a value pickle refuses: find the calls at fault
+                child.send(("calls", seq, [picklable(w) for w in wire]))
         except ChildDied as exc:
             self._restart(incarnation, str(exc))
 
@@ -293,7 +333,7 @@ class ProcessWriter:
                 # Everything queued before these was sent, and is written or counted as lost.
                 for marker in self._markers.values():
                     self._seq += 1
-                    self._child.send(("calls", self._seq, _encode([marker])[0]))
+                    self._child.send(("calls", self._seq, [(marker.op, marker.token)]))
             except ChildDied:
                 pass  # dead again already: the receiver started below notices
         self._start_receiver()
@@ -317,29 +357,23 @@ class ProcessWriter:
         raise CurateError(f"cannot restart the monitoring process: {error}")
 
 
-def _pickled_config(config: Any) -> bytes:
-    # What stays in this process (the training trigger, alert sinks, the metrics endpoint) is
-    # not sent: an on_retrain lambda is fine.
-    config = config.model_copy(update={"on_retrain": None, "alert_sinks": [],
-                                       "prometheus_port": None})  # fmt: skip
+def _encode(items: list[Any]) -> tuple[list[Any], int]:
+    """A frame's items as they travel, and the logged rows they carry."""
     try:
-        return pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:  # noqa: BLE001 - lambdas, local functions, open handles...
-        raise ConfigError(
-            f"mode='process' sends the config to the monitoring process, and it cannot be "
-            f"pickled: {exc}. Define signal functions at module level (not as "
-            "lambdas or nested functions), or use mode='thread'"
-        ) from None
-
-
-def _encode(items: list[Any]) -> tuple[bytes, int]:
-    """One frame's pickle and its logged rows; a call that cannot be pickled is quarantined."""
+        # The usual frame: only log()'s call_fields tuples, sent as they are, their rows
+        # summed in C. Every other item (a marker, a LogCall, a refused call's
+        # ("refused", message, raw)) makes the sum raise TypeError.
+        return items, sum(map(_ROWS, items))
+    except TypeError:
+        pass
     wire = [_wire(item) for item in items]
-    rows = sum(item.n for item in items if isinstance(item, LogCall) and not item.ground_truth_only)
-    try:
-        return pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL), rows
-    except Exception:  # noqa: BLE001 - find the calls at fault, keep the rest as they are
-        return pickle.dumps([_picklable(w, i) for w, i in zip(wire, items, strict=True)]), rows
+    rows = 0
+    for item in wire:
+        if type(item[0]) is int:
+            rows += item[1]
+        elif item[0] == "call" and not item[10]:
+            rows += item[2]
+    return wire, rows
 
 
 def _wire(item: Any) -> Any:
@@ -348,21 +382,3 @@ def _wire(item: Any) -> Any:
     if isinstance(item, _Marker):
         return (item.op, item.token)
     return item
-
-
-def _picklable(wire: Any, item: Any) -> Any:
-    try:
-        pickle.dumps(wire, protocol=pickle.HIGHEST_PROTOCOL)
-        return wire
-    except Exception as exc:  # noqa: BLE001
-        reason = f"cannot be sent to the monitoring process (pickle: {exc})"
-        return ("malformed", item.first_id, item.n, item.ts, item.ground_truth_only, reason,
-                call_rows(item))  # fmt: skip
-
-
-def _safe_raw(raw: Any) -> Any:
-    try:
-        pickle.dumps(raw)
-        return raw
-    except Exception:  # noqa: BLE001
-        return repr(raw)[:2000]
