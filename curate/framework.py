@@ -28,11 +28,11 @@ from curate.batch import Batch
 from curate.calls import LogCall
 from curate.compaction import compact as compact_store
 from curate.config import Config
+from curate.delta_retrainer import retrainer_for
 from curate.delta_store import DeltaStore, open_store
 from curate.errors import ConfigError, CurateError, LogInputError, StoreError
 from curate.ids import IdBlocks
 from curate.pipeline import Pipeline
-from curate.retrainer import Retrainer
 from curate.runs import Run, RunRegistry
 from curate.sinks import AlertSink
 from curate.tables import now_us
@@ -65,20 +65,8 @@ class Framework:
             self._init_remote(cfg)
             return
         self.store = open_store(cfg.retraining_folder)
-        if isinstance(self.store, DeltaStore) and cfg.retrain_after:
-            raise ConfigError(
-                f"retraining_folder {self.store.root!r} is a Delta store: retrain_after does "
-                "not start runs from the processes that log into a Delta store; "
-                f"train with `curate train --store {self.store.root}` or fw.retrain() (one run "
-                "at a time across machines, under the store's training lease)"
-            )
         self.runs = RunRegistry(self.store)
-        self._retrainer = Retrainer(
-            self.store,
-            retrain_after=cfg.retrain_after,
-            training_args=cfg.training_args,
-            on_retrain=cfg.on_retrain,
-        )
+        self._retrainer = retrainer_for(self.store, cfg)
         if cfg.retrain_after and not self._retrainer.automatic:
             log.warning(
                 "curate: retrain_after is set but neither training_args nor on_retrain is: "

@@ -34,7 +34,7 @@ CURATE_LAYERS = {
         "curate", "curate.buffers", "curate.cli", "curate.compat", "curate.config", "curate.failures",
         "curate.framework", "curate.ids", "curate.pipeline", "curate.prometheus", "curate.retrainer", "curate.slack",
         "curate.sinks", "curate.writer", "curate.scale", "curate.process_mode", "curate.process_channel",
-        "curate.process_child", "curate.collector", "curate.remote",
+        "curate.process_child", "curate.collector", "curate.remote", "curate.delta_retrainer",
     },
 }  # fmt: skip
 

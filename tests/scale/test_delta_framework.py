@@ -108,9 +108,9 @@ def test_four_processes_log_into_one_delta_store(s3_uri):
     assert summary["rows_not_selected"] == 800
 
 
-def test_automatic_training_on_a_delta_store_is_refused_clearly(s3_uri):
-    with pytest.raises(ConfigError, match=f"train with `curate train --store {s3_uri}`"):
-        Framework({"retraining_folder": s3_uri, "retrain_after": 10, "training_args": {}})
+def test_what_cannot_train_on_a_delta_store_is_refused_clearly(s3_uri):
+    with pytest.raises(ConfigError, match="on_retrain callbacks need a local store"):
+        Framework({"retraining_folder": s3_uri, "retrain_after": 10, "on_retrain": print})
     with Framework({"retraining_folder": s3_uri}) as fw:
         with pytest.raises(CurateError, match="nothing to train on"):
             fw.retrain(wait=True)

@@ -13,6 +13,7 @@ import argparse
 import json
 import multiprocessing as mp
 import random
+import time
 
 import pyarrow.fs as pafs
 import pytest
@@ -122,6 +123,39 @@ def test_framework_retrain_on_a_delta_store(s3_uri, tmp_path, tiny_model, monkey
     assert [r.run_id for r in StoreReader(copy.root).runs()] == [run.run_id]
 
 
+def test_retrain_after_on_a_delta_store_starts_one_run_for_many_replicas(
+    s3_uri, tmp_path, tiny_model, monkeypatch
+):
+    import curate.delta_retrainer
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(curate.delta_retrainer, "CHECK_EVERY", 0.0)
+    config = {"checks": [{"type": "edge_case", "signal_formulae": Signal.contains("good")}],
+              "retraining_folder": s3_uri, "retrain_after": 40,
+              "training_args": {"model": tiny_model, "max_steps": 1, "batch_size": 8}}  # fmt: skip
+    texts = real_corpora.reviews()["text"].tolist()[:1_200]
+    replicas = [Framework(config), Framework(config)]
+    for at in range(0, len(texts), 100):
+        replicas[at // 100 % 2].log(inputs={"text": texts[at : at + 100]})
+    for fw in replicas:
+        fw.flush()
+    deadline = time.monotonic() + 300  # a writer notices after a write; its worker then starts
+    while not DeltaStore(s3_uri).run_records() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    runs = [fw.wait_for_training(timeout=300) for fw in replicas]
+    for fw in replicas:
+        fw.close()
+    copy = DeltaMirror(s3_uri, tmp_path / "viewer")
+    copy.pull()
+    recorded = StoreReader(copy.root).runs()
+    assert len(recorded) >= 1 and {r.record["trigger"] for r in recorded} == {"auto"}
+    assert all(r.status in ("promoted", "rejected") for r in recorded)
+    assert runs[0].run_id == runs[1].run_id == recorded[-1].run_id
+    snapshots = [set(r.record["snapshot"]) for r in recorded]
+    assert all(a < b for a, b in zip(snapshots, snapshots[1:], strict=False))  # no set twice
+    assert recorded[0].record["snapshot_rows"] >= 40
+
+
 def test_one_training_run_at_a_time_across_machines(s3_uri, tmp_path, tiny_model, capsys):
     _log(s3_uri, real_corpora.reviews()["text"].tolist()[:600])
     elsewhere = Lease(s3_uri, TRAINING_LEASE, ttl=60)
@@ -167,8 +201,6 @@ def test_an_expired_lease_can_be_taken_and_its_late_renewal_fails(tmp_path):
     assert dead.acquire(run_id="killed")
     taker = Lease(root, TRAINING_LEASE, ttl=30)
     assert not taker.acquire()
-    import time
-
     time.sleep(0.4)
     assert taker.acquire(run_id="next")
     assert not dead.renew() and dead.lost
