@@ -228,7 +228,10 @@ class Config(StrictModel):
         else:
             data = {**(config or {}), **overrides}
         if "retraining_folder" in data and isinstance(data["retraining_folder"], str | os.PathLike):
-            data["retraining_folder"] = store_root(data["retraining_folder"])
+            try:
+                data["retraining_folder"] = store_root(data["retraining_folder"])
+            except ConfigError as exc:
+                raise ConfigError(f"invalid config: retraining_folder: {exc}") from None
         try:
             return cls.model_validate(data)
         except ValidationError as exc:

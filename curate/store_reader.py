@@ -74,6 +74,8 @@ def local_root(root: str | os.PathLike[str]) -> Path:
     curate.errors.ConfigError: store 's3://bucket/store': 's3://' URIs are not supported; a store is a local folder path (or a file:// URI)
     """
     text = os.fspath(root)
+    if isinstance(text, str) and "\x00" in text:  # the OS would refuse it later, less clearly
+        raise ConfigError(f"store {text!r}: a path cannot contain a NUL character")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+)://", text) if isinstance(text, str) else None
     if scheme and scheme.group(1).lower() == "file":
         text = text[len("file://") :]

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from curate import Config, ConfigError, CurateError, Framework, Signal
@@ -187,6 +187,8 @@ config_keys = st.sampled_from(
 
 @settings(max_examples=150, deadline=None)
 @given(st.dictionaries(config_keys, config_values, max_size=4))
+@example({"retraining_folder": "\x00"})  # found by this test: a NUL in a path
+@example({"retraining_folder": "s3a://bucket/x"})
 def test_config_accepts_or_explains(cfg) -> None:
     try:
         Config.load(cfg)
