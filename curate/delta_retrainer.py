@@ -27,9 +27,9 @@ from typing import Any
 
 from curate.delta_mirror import TRAINING_LEASE, DeltaMirror
 from curate.delta_store import DeltaStore
-from curate.errors import ConfigError, CurateError
+from curate.errors import ConfigError
 from curate.leases import Lease
-from curate.retrainer import Retrainer
+from curate.retrainer import Retrainer, wait_for_training
 from curate.runs import Run
 from curate.store_reader import StoreReader
 
@@ -100,16 +100,9 @@ class DeltaRetrainer:
         """Wait for this process's worker and for any run holding the lease; the latest run
         (read from a fresh local copy), or ``None`` when there is none."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self._process is not None:
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise CurateError(f"training still running after {timeout} s") from exc
         lease = Lease(self.store.root, TRAINING_LEASE)
-        while lease.holder() is not None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise CurateError(f"training still running after {timeout} s")
-            time.sleep(poll)
+        wait_for_training(self._process, lambda: lease.holder() is not None, timeout, deadline,
+                          poll)  # fmt: skip
         mirror = DeltaMirror(self.store.root)
         mirror.pull()
         return StoreReader(mirror.root).latest_run()

@@ -126,17 +126,29 @@ class Retrainer:
         training (its lock is held), so every process that logs into the store can wait for it.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        if self._process is not None:
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise CurateError(f"training still running after {timeout} s") from exc
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
                 raise CurateError(f"training still running after {timeout} s")
-        while self.runs.is_training():
-            if deadline is not None and time.monotonic() > deadline:
-                raise CurateError(f"training still running after {timeout} s")
-            time.sleep(poll)
+        wait_for_training(self._process, self.runs.is_training, timeout, deadline, poll)
         return self.runs.latest()
+
+
+def wait_for_training(
+    process: subprocess.Popen | None,
+    training: Callable[[], bool],
+    timeout: float | None,
+    deadline: float | None,
+    poll: float,
+) -> None:
+    """Wait for ``process`` (a worker this process started), then while ``training()`` says
+    another one trains; :class:`CurateError` once ``deadline`` (monotonic) has passed."""
+    if process is not None:
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise CurateError(f"training still running after {timeout} s") from exc
+    while training():
+        if deadline is not None and time.monotonic() > deadline:
+            raise CurateError(f"training still running after {timeout} s")
+        time.sleep(poll)
